@@ -1,0 +1,1 @@
+"""Voice sessions over the developer WebSocket protocol."""

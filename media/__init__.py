@@ -1,0 +1,1 @@
+"""CAP media core: frames, codecs, resampling, VAD, playout. Pure and synchronous; imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""CAP pipelines: the conversation engine, provider interfaces and adapters."""

@@ -1,0 +1,1 @@
+"""Provider interfaces (STT, LLM, TTS) and their adapters."""

@@ -1,0 +1,122 @@
+"""The provider boundaries: streaming STT, streaming LLM, streaming TTS.
+
+Each is a small Protocol so that a cloud adapter, a local model and a test fake
+are interchangeable. Audio crosses these boundaries as PCM16 mono bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from media.frames import AudioFrame
+
+# ---------------------------------------------------------------- STT
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A partial (interim) or final transcript of the user's speech."""
+
+    text: str
+    is_final: bool
+    confidence: float = 1.0
+    # Audio seconds this result covers; feeds usage metering.
+    audio_seconds: float = 0.0
+
+
+@runtime_checkable
+class STTStream(Protocol):
+    """One utterance-spanning recognition stream.
+
+    ``push_frame`` is synchronous and must not block: adapters queue the audio
+    and do their I/O in their own task. ``flush`` asks for a final transcript of
+    everything pushed so far (called at the VAD end of speech).
+    """
+
+    def push_frame(self, frame: AudioFrame) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[Transcript]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class STTProvider(Protocol):
+    name: str
+    sample_rate: int
+
+    async def open_stream(self, *, language: str = "en") -> STTStream: ...
+
+
+# ---------------------------------------------------------------- LLM
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model produced it
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    # True when a barge-in cut this assistant message to what the user heard.
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    call: ToolCall
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class LLMUsage:
+    prompt_tokens: int
+    completion_tokens: int
+    kind: Literal["usage"] = "usage"
+
+
+LLMEvent = TextDelta | ToolCallEvent | LLMUsage
+
+
+class LLMProvider(Protocol):
+    name: str
+
+    def stream(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]: ...
+
+
+# ---------------------------------------------------------------- TTS
+
+
+class TTSProvider(Protocol):
+    """Text in, PCM16 mono chunks out at ``sample_rate``, as soon as they exist."""
+
+    name: str
+    sample_rate: int
+
+    def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
