@@ -1,1 +1,4 @@
-"""CAP media core: frames, codecs, resampling, VAD, playout. Pure and synchronous; imports nothing of ours."""
+"""CAP media core: frames, codecs, resampling, VAD, playout.
+
+Pure and synchronous (the playout clock aside); imports nothing of ours.
+"""
