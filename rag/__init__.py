@@ -1,0 +1,1 @@
+"""Knowledge bases: parsing, chunking, embeddings, vector store and retrieval."""
