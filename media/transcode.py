@@ -1,0 +1,69 @@
+"""Wire audio <-> pipeline frames: decode, resample and reframe in one place.
+
+Every transport (WebSocket SDK, Twilio, WebRTC) converts its peer's format to
+PCM16 mono 20 ms frames at the pipeline rate on the way in, and back on the way
+out, with resampler state kept per stream so frame edges never click.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from media.codecs.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from media.frames import PIPELINE_RATE, Reframer
+from media.resample import StreamResampler
+
+Encoding = Literal["pcm16", "mulaw", "alaw"]
+
+
+class BadAudio(ValueError):
+    """The peer sent bytes that cannot be audio in the declared format."""
+
+
+class InboundAudio:
+    """Peer audio (any chunking) in, whole pipeline frames out."""
+
+    def __init__(self, encoding: Encoding = "pcm16", sample_rate: int = PIPELINE_RATE) -> None:
+        self.encoding = encoding
+        self.sample_rate = sample_rate
+        self._resampler = StreamResampler(sample_rate, PIPELINE_RATE)
+        self._reframer = Reframer(PIPELINE_RATE)
+        self._odd_byte = b""
+
+    def push(self, data: bytes) -> list[bytes]:
+        if self.encoding == "mulaw":
+            pcm = ulaw_decode(data)
+        elif self.encoding == "alaw":
+            pcm = alaw_decode(data)
+        else:
+            # A chunk may split a sample in two; keep the dangling byte.
+            data = self._odd_byte + data
+            cut = len(data) - len(data) % 2
+            pcm, self._odd_byte = data[:cut], data[cut:]
+        return self._reframer.push(self._resampler.process(pcm))
+
+    def reset(self) -> None:
+        self._resampler.reset()
+        self._reframer.reset()
+        self._odd_byte = b""
+
+
+class OutboundAudio:
+    """Pipeline frames in, peer audio out."""
+
+    def __init__(self, encoding: Encoding = "pcm16", sample_rate: int = PIPELINE_RATE) -> None:
+        self.encoding = encoding
+        self.sample_rate = sample_rate
+        self._resampler = StreamResampler(PIPELINE_RATE, sample_rate)
+
+    def convert(self, pcm: bytes) -> bytes:
+        out = self._resampler.process(pcm)
+        if self.encoding == "mulaw":
+            return ulaw_encode(out)
+        if self.encoding == "alaw":
+            return alaw_encode(out)
+        return out
+
+    def reset(self) -> None:
+        """After a barge-in flush: drop the resampler's tail of the cut audio."""
+        self._resampler.reset()
