@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
 from fastapi import FastAPI
 
 from control_plane.settings import Settings
 
+# Each area may add a lifespan part (start engines, open pools); they are
+# entered in order at startup and exited in reverse at shutdown.
+LifespanPart = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="CAP", version="0.1.0", summary="Voice-first AI agents platform")
+    parts: list[LifespanPart] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for part in parts:
+                await stack.enter_async_context(part(app))
+            yield
+
+    app = FastAPI(
+        title="CAP",
+        version="0.1.0",
+        summary="Voice-first AI agents platform",
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.lifespan_parts = parts
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    # Routers of each area are mounted below, one line each.
+    # Routers and lifespan parts of each area are mounted below.
     from control_plane.voice.routes import router as voice_router
+    from control_plane.voice.setup import voice_lifespan
 
+    parts.append(voice_lifespan)
     app.include_router(voice_router)
     return app

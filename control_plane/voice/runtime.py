@@ -1,0 +1,144 @@
+"""Process-wide voice machinery shared by every transport.
+
+One playout clock paces all sessions; one provider registry shares loaded
+models; agents are resolved here (from a file until the control plane holds
+them); every turn's timeline lands in metrics and a bounded recent-turns log
+that the latency dashboard reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from media.clock import PlayoutClock
+from media.vad.base import VoiceActivityDetector
+from media.vad.webrtc import WebRtcVad
+from pipelines.agent import AgentSpec
+from pipelines.events import SessionEvent, TurnMetrics
+from pipelines.providers.registry import ProviderRegistry
+from pipelines.session import AudioSink, EventSink, PlaybackLag, VoiceSession
+
+from control_plane.voice import metrics
+
+log = logging.getLogger(__name__)
+
+AgentResolver = Callable[[str, str | None], Awaitable[AgentSpec]]
+
+STAGES = (
+    ("stt", "vad_end_confirmed", "stt_final"),
+    ("llm_first_token", "llm_request", "llm_first_token"),
+    ("tts_first_audio", "llm_first_token", "tts_first_audio"),
+)
+
+
+class UnknownAgent(LookupError):
+    pass
+
+
+class Unauthorized(PermissionError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    session_id: str
+    transport: str
+    agent_id: str
+    metrics: TurnMetrics
+
+
+class VoiceRuntime:
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        agents: dict[str, AgentSpec] | None = None,
+        *,
+        resolver: AgentResolver | None = None,
+        max_sessions: int = 1000,
+    ) -> None:
+        self.registry = registry
+        self.agents = agents or {}
+        self.resolver = resolver
+        self.max_sessions = max_sessions
+        self.clock = PlayoutClock()
+        self.sessions: dict[str, VoiceSession] = {}
+        self.recent_turns: deque[TurnRecord] = deque(maxlen=2000)
+
+    async def start(self) -> None:
+        await self.clock.start()
+
+    async def aclose(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.aclose()
+        self.sessions.clear()
+        await self.clock.aclose()
+
+    async def resolve(self, agent_id: str, credential: str | None) -> AgentSpec:
+        if self.resolver is not None:
+            return await self.resolver(agent_id, credential)
+        spec = self.agents.get(agent_id)
+        if spec is None:
+            raise UnknownAgent(agent_id)
+        return spec
+
+    def make_vad(self, spec: AgentSpec) -> VoiceActivityDetector:
+        if spec.vad == "silero":
+            from media.vad.silero import SileroVad
+
+            return SileroVad()
+        return WebRtcVad()
+
+    @property
+    def full(self) -> bool:
+        return len(self.sessions) >= self.max_sessions
+
+    async def open_session(
+        self,
+        session_id: str,
+        spec: AgentSpec,
+        *,
+        transport: str,
+        on_event: EventSink,
+        on_audio: AudioSink,
+        playback_lag: PlaybackLag | None = None,
+    ) -> VoiceSession:
+        def observe(event: SessionEvent) -> None:
+            if isinstance(event, TurnMetrics):
+                self._record(session_id, transport, spec.id, event)
+            on_event(event)
+
+        session = VoiceSession(
+            stt=self.registry.stt(spec.stt),
+            llm=self.registry.llm(spec.llm),
+            tts=self.registry.tts(spec.tts),
+            vad=self.make_vad(spec),
+            clock=self.clock,
+            on_event=observe,
+            on_audio=on_audio,
+            config=spec.conversation(),
+            playback_lag=playback_lag,
+        )
+        await session.start()
+        self.sessions[session_id] = session
+        metrics.SESSIONS_TOTAL.labels(transport).inc()
+        metrics.SESSIONS_ACTIVE.labels(transport).inc()
+        return session
+
+    async def close_session(self, session_id: str, transport: str) -> None:
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            metrics.SESSIONS_ACTIVE.labels(transport).dec()
+            await session.aclose()
+
+    def _record(self, session_id: str, transport: str, agent_id: str, m: TurnMetrics) -> None:
+        self.recent_turns.append(TurnRecord(session_id, transport, agent_id, m))
+        outcome = "interrupted" if "interrupted" in m.marks else "completed"
+        metrics.TURNS.labels(outcome).inc()
+        if m.voice_to_voice_ms is not None:
+            metrics.VOICE_TO_VOICE.observe(m.voice_to_voice_ms / 1000)
+        for stage, start, end in STAGES:
+            if start in m.marks and end in m.marks:
+                metrics.STAGE_LATENCY.labels(stage).observe(m.marks[end] - m.marks[start])
