@@ -1,0 +1,1 @@
+"""Platform administration: organisations, suspension, flags, audit, impersonation."""

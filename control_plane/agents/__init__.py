@@ -1,0 +1,1 @@
+"""Agents: configuration with a draft and immutable published versions."""

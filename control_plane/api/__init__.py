@@ -1,0 +1,1 @@
+"""What every HTTP route shares: authorisation, schemas, errors, limits."""

@@ -1,0 +1,1 @@
+"""Text chat with agents: REST, SSE, WebSocket and the OpenAI-compatible endpoint."""

@@ -1,0 +1,1 @@
+"""Provider credentials per organisation, encrypted at rest, never returned."""

@@ -1,0 +1,1 @@
+"""Schema migrations and the database handle of the control plane."""

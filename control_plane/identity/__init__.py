@@ -1,0 +1,1 @@
+"""HTTP routes for identity and organisation management (logic in ``tenancy``)."""

@@ -1,0 +1,1 @@
+"""Relational storage shared by the control plane: base classes, engine, scoping."""
