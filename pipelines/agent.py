@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from media.vad.detector import VadParams
-from pipelines.config import ConversationConfig
+from pipelines.config import DEFAULT_SYSTEM_PROMPT, ConversationConfig
 from pipelines.errors import ConfigError
 
 VadBackend = Literal["webrtc", "silero"]
@@ -38,7 +38,7 @@ class ProviderSpec:
 class AgentSpec:
     id: str = "default"
     name: str = "CAP assistant"
-    system_prompt: str = ConversationConfig.system_prompt
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
     greeting: str | None = "Hello! How can I help you today?"
     language: str = "en"
     # Ordered fallback lists: the first is used, the next replaces it on failure.

@@ -7,10 +7,15 @@ from dataclasses import dataclass, field
 from media.vad.detector import VadParams
 from pipelines.providers.base import ToolSpec
 
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant. Answer in one or two short sentences, "
+    "in plain spoken words without lists or markup."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationConfig:
-    system_prompt: str = "You are a helpful voice assistant. Answer in one or two short sentences."
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
     greeting: str | None = None
     language: str = "en"
     vad: VadParams = field(default_factory=VadParams)

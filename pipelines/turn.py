@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pipelines.errors import InvalidTransition
 
 
-class TurnState(str, Enum):
+class TurnState(StrEnum):
     LISTENING = "listening"
     USER_SPEAKING = "user_speaking"
     THINKING = "thinking"

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from control_plane.voice import metrics
 from media.clock import PlayoutClock
 from media.vad.base import VoiceActivityDetector
 from media.vad.webrtc import WebRtcVad
@@ -20,8 +21,6 @@ from pipelines.agent import AgentSpec
 from pipelines.events import SessionEvent, TurnMetrics
 from pipelines.providers.registry import ProviderRegistry
 from pipelines.session import AudioSink, EventSink, PlaybackLag, VoiceSession
-
-from control_plane.voice import metrics
 
 log = logging.getLogger(__name__)
 

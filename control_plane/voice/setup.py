@@ -8,11 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from pipelines.agent import AgentSpec
-from pipelines.providers.registry import ProviderRegistry
-
 from control_plane.settings import Settings
 from control_plane.voice.runtime import VoiceRuntime
+from pipelines.agent import AgentSpec
+from pipelines.providers.registry import ProviderRegistry
 
 
 def provider_defaults(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -18,11 +18,6 @@ from typing import Any
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from media.frames import PIPELINE_RATE, AudioFrame
-from media.transcode import InboundAudio, OutboundAudio
-from pipelines.events import AgentInterrupted, SessionEvent, to_wire
-from pipelines.session import VoiceSession
-
 from control_plane.voice import metrics
 from control_plane.voice.protocol import (
     CLOSE_NORMAL,
@@ -42,6 +37,10 @@ from control_plane.voice.protocol import (
     client_message,
 )
 from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
+from media.frames import PIPELINE_RATE, AudioFrame
+from media.transcode import InboundAudio, OutboundAudio
+from pipelines.events import AgentInterrupted, SessionEvent, to_wire
+from pipelines.session import VoiceSession
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +78,16 @@ class VoiceConnection:
                     break
                 if message.get("bytes") is not None:
                     self._on_audio(message["bytes"])
-                elif message.get("text") is not None:
-                    if not await self._on_text(message["text"]):
-                        break
+                elif message.get("text") is not None and not await self._on_text(message["text"]):
+                    break
         except _Closed as closed:
             code, reason = closed.code, closed.reason
         except WebSocketDisconnect:
             pass
         finally:
             await self.runtime.close_session(self.session_id, TRANSPORT)
-            self._outbox.put_nowait(None) if not self._outbox.full() else None
+            if not self._outbox.full():
+                self._outbox.put_nowait(None)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sender, 2.0)
             sender.cancel()
@@ -219,5 +218,5 @@ class VoiceConnection:
 
 def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or True)
+    where = ".".join(str(p) for p in first["loc"])
     return f"{where}: {first['msg']}" if where else first["msg"]

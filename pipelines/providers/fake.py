@@ -150,7 +150,9 @@ class FakeLLM:
                 await _hang_forever()
             await asyncio.sleep(knobs.first_token_latency)
             if knobs.fail_after_tokens == 0:
-                raise ProviderError("fake llm failure", provider=self.name, retryable=knobs.retryable)
+                raise ProviderError(
+                    "fake llm failure", provider=self.name, retryable=knobs.retryable
+                )
             reply = self._responder(messages)
             if isinstance(reply, ToolCall):
                 yield ToolCallEvent(reply)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pipelines.events import AgentInterrupted, TurnMetrics
 from pipelines.providers.base import ChatMessage, ToolCall, ToolSpec
-from pipelines.providers.fake import FakeLLM, FakeLLMKnobs, FakeSTT, FakeSTTKnobs, FakeTTS
+from pipelines.providers.fake import FakeLLM, FakeLLMKnobs, FakeSTT, FakeSTTKnobs
 from pipelines.tools import Tool, ToolBox
 from pipelines.turn import TurnState
 from tests.pipelines.harness import Harness
@@ -24,7 +24,7 @@ def metrics(h: Harness) -> list[TurnMetrics]:
 def test_one_turn_latency_is_the_sum_of_its_parts() -> None:
     async def main() -> None:
         async with Harness(stt=FakeSTT(["what time is it"])) as h:
-            await h.say(1.0, then_silence=3.0)
+            await h.say(1.0, then_silence=6.0)
             assert h.states() == ["user_speaking", "thinking", "agent_speaking", "listening"]
             (m,) = metrics(h)
             assert m.marks["user_speech_start"] == 0.0
@@ -47,7 +47,11 @@ def test_one_turn_latency_is_the_sum_of_its_parts() -> None:
 
 def test_barge_in_stops_audio_within_a_frame_and_keeps_only_heard_text() -> None:
     async def main() -> None:
-        llm = FakeLLM(lambda _m: LONG_REPLY)
+        def reply(m: Sequence[ChatMessage]) -> str:
+            last = m[-1].content
+            return LONG_REPLY if last == "tell me a story" else f"You said: {last}."
+
+        llm = FakeLLM(reply)
         async with Harness(stt=FakeSTT(["tell me a story", "stop please"]), llm=llm) as h:
             await h.say(0.6, then_silence=0.6)
             await h.feed(1.5, voiced=False)  # the agent speaks for a while

@@ -1,0 +1,49 @@
+"""Fixtures: one fake server per provider, started on an ephemeral port."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+# The fakes live in tests/fakes (a package); make the repository root importable
+# whichever way pytest was started.
+_ROOT = str(Path(__file__).resolve().parents[4])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.fakes import AnthropicFake, DeepgramFake, ElevenLabsFake, OpenAIFake  # noqa: E402
+
+API_KEY = "sk-test-4f1c9b7e2d"
+
+
+@pytest.fixture
+async def openai_fake() -> AsyncIterator[OpenAIFake]:
+    async with OpenAIFake(api_key=API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def openai_fake_b() -> AsyncIterator[OpenAIFake]:
+    async with OpenAIFake(api_key=API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def anthropic_fake() -> AsyncIterator[AnthropicFake]:
+    async with AnthropicFake(api_key=API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def deepgram_fake() -> AsyncIterator[DeepgramFake]:
+    async with DeepgramFake(api_key=API_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def elevenlabs_fake() -> AsyncIterator[ElevenLabsFake]:
+    async with ElevenLabsFake(api_key=API_KEY) as fake:
+        yield fake
