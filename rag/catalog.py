@@ -47,7 +47,9 @@ class DocumentCatalog(Protocol):
         self, org_id: str, kb_id: str, content_hash: str
     ) -> DocumentRecord | None: ...
 
-    async def mark_indexed(self, org_id: str, document_id: str, chunks: int, units: int) -> None: ...
+    async def mark_indexed(
+        self, org_id: str, document_id: str, chunks: int, units: int
+    ) -> None: ...
 
     async def remove(self, org_id: str, document_id: str) -> DocumentRecord | None: ...
 
@@ -122,7 +124,8 @@ class SqliteCatalog:
                 "PRIMARY KEY (org_id, document_id))"
             )
             self._db.execute(
-                "CREATE INDEX IF NOT EXISTS documents_hash ON documents (org_id, kb_id, content_hash)"
+                "CREATE INDEX IF NOT EXISTS documents_hash "
+                "ON documents (org_id, kb_id, content_hash)"
             )
 
     async def _query(self, sql: str, params: tuple[object, ...]) -> list[DocumentRecord]:

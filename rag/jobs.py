@@ -117,11 +117,11 @@ class JobBoard:
     def peek(self, job_id: str) -> IngestJob:
         return self._jobs[job_id]
 
-    async def wait(self, org_id: str, job_id: str, timeout: float | None = None) -> IngestJob:
-        async with asyncio.timeout(timeout):
-            while not (job := self.get(org_id, job_id)).done:
-                event = self._changed.setdefault(job_id, asyncio.Event())
-                await event.wait()
+    async def wait(self, org_id: str, job_id: str) -> IngestJob:
+        """Until the job is indexed or failed; bound it with `asyncio.timeout`."""
+        while not (job := self.get(org_id, job_id)).done:
+            event = self._changed.setdefault(job_id, asyncio.Event())
+            await event.wait()
         return job
 
     # -- writing ---------------------------------------------------------
@@ -189,17 +189,21 @@ class JobBoard:
                 if not self._jobs[job_id].done:
                     self.update(job_id, JobStatus.INDEXED, 1.0)
             except asyncio.CancelledError:
-                self.update(job_id, JobStatus.FAILED, 0.0, error="cancelled at shutdown")
+                self._fail(job_id, "cancelled at shutdown")
                 raise
             except RagError as exc:
-                self.update(job_id, JobStatus.FAILED, 0.0, error=str(exc))
+                self._fail(job_id, str(exc))
             except Exception as exc:
                 log.exception("ingest job %s crashed", job_id)
-                self.update(job_id, JobStatus.FAILED, 0.0, error=f"internal error: {exc!r}")
+                self._fail(job_id, f"internal error: {exc!r}")
             finally:
                 self._queue.task_done()
 
-    async def aclose(self, timeout: float = 5.0) -> None:
+    def _fail(self, job_id: str, reason: str) -> None:
+        if not self._jobs[job_id].done:
+            self.update(job_id, JobStatus.FAILED, self._jobs[job_id].progress, error=reason)
+
+    async def aclose(self, grace_s: float = 5.0) -> None:
         self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
@@ -207,9 +211,9 @@ class JobBoard:
         if tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    asyncio.gather(*tasks, return_exceptions=True), timeout=timeout
+                    asyncio.gather(*tasks, return_exceptions=True), timeout=grace_s
                 )
         # Jobs still queued will never run: say so instead of leaving them "queued".
         while not self._queue.empty():
             job_id, _ = self._queue.get_nowait()
-            self.update(job_id, JobStatus.FAILED, 0.0, error="service shut down before processing")
+            self._fail(job_id, "service shut down before processing")

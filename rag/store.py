@@ -250,8 +250,7 @@ class QdrantStore:
             Scope(record.org_id, (record.kb_id,))  # same validation as reads
         await self.ensure_collection()
         points = [
-            models.PointStruct(id=r.chunk_id, vector=r.vector, payload=r.payload())
-            for r in records
+            models.PointStruct(id=r.chunk_id, vector=r.vector, payload=r.payload()) for r in records
         ]
         await self._conn.run(self._conn.client.upsert, self.collection, points=points, wait=True)
 
@@ -268,7 +267,9 @@ class QdrantStore:
             models.FieldCondition(key=KB, match=models.MatchAny(any=list(scope.kb_ids))),
         ]
         if category is not None:
-            must.append(models.FieldCondition(key=CATEGORY, match=models.MatchValue(value=category)))
+            must.append(
+                models.FieldCondition(key=CATEGORY, match=models.MatchValue(value=category))
+            )
         await self.ensure_collection()
         response = await self._conn.run(
             self._conn.client.query_points,

@@ -32,12 +32,12 @@ def parse_json(filename: str, data: bytes, limits: IngestLimits) -> ParsedDocume
     except ValueError as exc:
         raise ParseError(filename, f"invalid JSON ({exc})") from exc
     leaves: list[Block] = []
-    _flatten(value, "", 0, leaves, filename, limits)
+    _flatten(value, "", 0, leaves, filename=filename, limits=limits)
     return ParsedDocument(DocumentKind.JSON, tuple(leaves), units=1)
 
 
 def _flatten(
-    value: Any, path: str, depth: int, out: list[Block], filename: str, limits: IngestLimits
+    value: Any, path: str, depth: int, out: list[Block], *, filename: str, limits: IngestLimits
 ) -> None:
     if depth > limits.max_json_depth:
         raise ParseError(filename, f"nesting deeper than {limits.max_json_depth} levels")
@@ -46,10 +46,17 @@ def _flatten(
             return
         for key, item in value.items():
             step = key if _PLAIN_KEY.match(key) else json.dumps(key, ensure_ascii=False)
-            _flatten(item, f"{path}.{step}" if path else step, depth + 1, out, filename, limits)
+            _flatten(
+                item,
+                f"{path}.{step}" if path else step,
+                depth + 1,
+                out,
+                filename=filename,
+                limits=limits,
+            )
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _flatten(item, f"{path}[{index}]", depth + 1, out, filename, limits)
+            _flatten(item, f"{path}[{index}]", depth + 1, out, filename=filename, limits=limits)
     else:
         if len(out) >= limits.max_rows:
             raise TooLarge(f"{filename!r} leaf count", len(out) + 1, limits.max_rows)

@@ -39,4 +39,3 @@ def check_zip(filename: str, data: bytes, limits: IngestLimits) -> zipfile.ZipFi
                     f"over the limit of {limits.max_zip_ratio:g}:1"
                 )
     return archive
-

@@ -1,0 +1,334 @@
+"""The knowledge facade: what the HTTP layer, the CLI and conversation turns call.
+
+Every method takes the organisation id first; nothing here can read or change
+another organisation's documents, jobs or vectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.catalog import DocumentCatalog, DocumentRecord, DocumentState, InMemoryCatalog
+from rag.chunking import Chunk, ChunkingConfig, chunk_blocks
+from rag.embeddings.base import Embedder
+from rag.errors import EmptyDocument, InvalidScope, NotFound, QuotaExceeded, TooLarge
+from rag.jobs import IngestJob, JobBoard, JobHandle, JobStatus, new_job_id
+from rag.limits import IngestLimits
+from rag.parsing.blocks import DocumentKind
+from rag.parsing.detect import detect_kind
+from rag.parsing.runner import DocumentParser
+from rag.parsing.zipguard import check_zip
+from rag.store import ChunkRecord, Scope, ScoredChunk, VectorStore
+
+log = logging.getLogger(__name__)
+
+_NAMESPACE = uuid.UUID("5b0c3a52-5f0e-4a4b-9d0e-3c6f1d2a9e71")
+#: Chunks embedded and written per step; also the granularity of job progress.
+EMBED_BATCH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One retrieved chunk with its source, ready to cite."""
+
+    chunk_id: str
+    text: str
+    score: float
+    kb_id: str
+    document_id: str
+    document_name: str
+    page: int | None
+    row: int | None
+    heading_path: tuple[str, ...]
+    category: str | None
+
+    @property
+    def source(self) -> str:
+        """Human citation: `menu.pdf p. 3`, `prices.csv row 12`, `faq.docx > Returns`."""
+        where = ""
+        if self.page is not None:
+            where = f" p. {self.page}"
+        elif self.row is not None:
+            where = f" row {self.row}"
+        section = f" > {' > '.join(self.heading_path)}" if self.heading_path else ""
+        return f"{self.document_name}{where}{section}"
+
+    @classmethod
+    def of(cls, chunk: ScoredChunk) -> Hit:
+        return cls(
+            chunk_id=chunk.chunk_id,
+            text=chunk.text,
+            score=chunk.score,
+            kb_id=chunk.kb_id,
+            document_id=chunk.document_id,
+            document_name=chunk.document_name,
+            page=chunk.page,
+            row=chunk.row,
+            heading_path=chunk.heading_path,
+            category=chunk.category,
+        )
+
+
+@dataclass(slots=True)
+class RetrievalStats:
+    """Counters for per-turn retrieval; exported as metrics by the caller."""
+
+    served: int = 0
+    #: Budget exceeded: the turn went on without knowledge.
+    misses: int = 0
+    errors: int = 0
+
+
+class KnowledgeService:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        catalog: DocumentCatalog | None = None,
+        parser: DocumentParser | None = None,
+        jobs: JobBoard | None = None,
+        limits: IngestLimits | None = None,
+        chunking: ChunkingConfig | None = None,
+    ) -> None:
+        if (store.model_id, store.dim) != (embedder.model_id, embedder.dim):
+            raise ValueError(
+                f"store is for {store.model_id}/{store.dim} but the embedder is "
+                f"{embedder.model_id}/{embedder.dim}"
+            )
+        self.store = store
+        self.embedder = embedder
+        self.limits = limits or (parser.limits if parser else IngestLimits())
+        self.catalog: DocumentCatalog = catalog or InMemoryCatalog()
+        self.parser = parser or DocumentParser(self.limits)
+        self.jobs = jobs or JobBoard()
+        self.chunking = chunking or ChunkingConfig()
+        self.stats = RetrievalStats()
+        # Serialises the quota/dedup check-and-reserve per process.
+        self._admission = asyncio.Lock()
+
+    # -- ingestion -------------------------------------------------------
+    async def ingest(
+        self,
+        org_id: str,
+        kb_id: str,
+        filename: str,
+        data: bytes,
+        category: str | None = None,
+    ) -> IngestJob:
+        """Accept a document and queue its processing; returns at once.
+
+        Raises `InputRejected` subclasses (UnsupportedType, TooLarge, QuotaExceeded,
+        ArchiveBomb, InvalidScope) for uploads refused up front, and `QueueFull`.
+        Parsing problems surface later as a failed job with a reason.
+        """
+        Scope(org_id, (kb_id,))
+        if len(data) > self.limits.max_file_bytes:
+            raise TooLarge(f"file {filename!r}", len(data), self.limits.max_file_bytes)
+        kind = detect_kind(filename, data)
+        if kind is DocumentKind.DOCX:
+            check_zip(filename, data, self.limits).close()  # a bomb is refused before queueing
+        digest = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+        document_id = str(uuid.uuid5(_NAMESPACE, f"{org_id}\x00{kb_id}\x00{digest}"))
+        now = time.time()
+        async with self._admission:
+            existing = await self.catalog.find_by_hash(org_id, kb_id, digest)
+            if existing is not None:
+                return self._duplicate(existing, filename, now)
+            used = await self.catalog.bytes_used(org_id)
+            if used + len(data) > self.limits.max_org_bytes:
+                raise QuotaExceeded(org_id, used, len(data), self.limits.max_org_bytes)
+            job = IngestJob(
+                job_id=new_job_id(),
+                org_id=org_id,
+                kb_id=kb_id,
+                document_id=document_id,
+                filename=filename,
+                status=JobStatus.QUEUED,
+                created_at=now,
+                updated_at=now,
+            )
+            record = DocumentRecord(
+                org_id=org_id,
+                kb_id=kb_id,
+                document_id=document_id,
+                filename=filename,
+                content_hash=digest,
+                size_bytes=len(data),
+                kind=kind.value,
+                category=category,
+                state=DocumentState.INDEXING,
+                job_id=job.job_id,
+                created_at=now,
+            )
+            await self.catalog.add(record)
+
+        async def work(handle: JobHandle) -> None:
+            await self._process(handle, record, kind, data)
+
+        try:
+            return self.jobs.submit(job, work)
+        except BaseException:
+            await self.catalog.remove(org_id, document_id)
+            raise
+
+    def _duplicate(self, existing: DocumentRecord, filename: str, now: float) -> IngestJob:
+        try:
+            return self.jobs.get(existing.org_id, existing.job_id)
+        except NotFound:
+            pass
+        return self.jobs.record(
+            IngestJob(
+                job_id=new_job_id(),
+                org_id=existing.org_id,
+                kb_id=existing.kb_id,
+                document_id=existing.document_id,
+                filename=filename,
+                status=JobStatus.INDEXED,
+                progress=1.0,
+                chunks=existing.chunks,
+                units=existing.units,
+                duplicate_of=existing.document_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def _process(
+        self, handle: JobHandle, record: DocumentRecord, kind: DocumentKind, data: bytes
+    ) -> None:
+        try:
+            handle.advance(JobStatus.PARSING, 0.05)
+            parsed = await self.parser.parse(record.filename, data, kind)
+            chunks = await asyncio.to_thread(
+                chunk_blocks, parsed.blocks, self.embedder.count_tokens, self.chunking
+            )
+            if not chunks:
+                raise EmptyDocument(record.filename)
+            if len(chunks) > self.limits.max_chunks_per_document:
+                raise TooLarge(
+                    f"{record.filename!r} chunk count",
+                    len(chunks),
+                    self.limits.max_chunks_per_document,
+                )
+            handle.advance(JobStatus.EMBEDDING, 0.1, chunks=len(chunks), units=parsed.units)
+            for start in range(0, len(chunks), EMBED_BATCH):
+                batch = chunks[start : start + EMBED_BATCH]
+                vectors = await self.embedder.embed([c.embedding_text() for c in batch])
+                await self.store.upsert(
+                    [self._record(record, c, v) for c, v in zip(batch, vectors, strict=True)]
+                )
+                handle.report(0.1 + 0.9 * (start + len(batch)) / len(chunks))
+            await self.catalog.mark_indexed(
+                record.org_id, record.document_id, len(chunks), parsed.units
+            )
+        except BaseException:
+            await self._forget(record)
+            raise
+
+    async def _forget(self, record: DocumentRecord) -> None:
+        """Undo a failed ingestion: partial vectors and the catalog entry both go."""
+        try:
+            await asyncio.shield(self.store.delete_document(record.org_id, record.document_id))
+        finally:
+            await asyncio.shield(self.catalog.remove(record.org_id, record.document_id))
+
+    @staticmethod
+    def _record(doc: DocumentRecord, chunk: Chunk, vector: list[float]) -> ChunkRecord:
+        return ChunkRecord(
+            chunk_id=str(uuid.uuid5(uuid.UUID(doc.document_id), str(chunk.index))),
+            org_id=doc.org_id,
+            kb_id=doc.kb_id,
+            document_id=doc.document_id,
+            document_name=doc.filename,
+            chunk_index=chunk.index,
+            text=chunk.text,
+            heading_path=chunk.heading_path,
+            page=chunk.page,
+            row=chunk.row,
+            category=doc.category,
+            content_hash=doc.content_hash,
+            vector=vector,
+        )
+
+    def job_status(self, org_id: str, job_id: str) -> IngestJob:
+        """Raises NotFound for unknown jobs and for other organisations' jobs."""
+        return self.jobs.get(org_id, job_id)
+
+    async def wait_for_job(self, org_id: str, job_id: str) -> IngestJob:
+        """Until the job ends; bound it with `asyncio.timeout` (CLI progress, tests)."""
+        return await self.jobs.wait(org_id, job_id)
+
+    # -- documents -------------------------------------------------------
+    async def list_documents(self, org_id: str, kb_id: str) -> list[DocumentRecord]:
+        return await self.catalog.list_documents(org_id, kb_id)
+
+    async def delete_document(self, org_id: str, document_id: str) -> None:
+        record = await self.catalog.get(org_id, document_id)
+        if record is None:
+            raise NotFound("document", document_id)
+        await self.store.delete_document(org_id, document_id)
+        await self.catalog.remove(org_id, document_id)
+
+    async def delete_knowledge_base(self, org_id: str, kb_id: str) -> int:
+        """Removes every vector and catalog entry of the knowledge base; returns documents."""
+        Scope(org_id, (kb_id,))
+        await self.store.delete_knowledge_base(org_id, kb_id)
+        return len(await self.catalog.remove_knowledge_base(org_id, kb_id))
+
+    # -- retrieval -------------------------------------------------------
+    async def search(
+        self,
+        org_id: str,
+        kb_ids: Sequence[str],
+        query: str,
+        top_k: int = 5,
+        category: str | None = None,
+    ) -> list[Hit]:
+        scope = Scope(org_id, tuple(kb_ids))
+        query = query.strip()
+        if not query:
+            raise InvalidScope("an empty query matches nothing")
+        (vector,) = await self.embedder.embed([query[:4000]])
+        chunks = await self.store.search(scope, vector, top_k, category)
+        return [Hit.of(c) for c in chunks]
+
+    async def retrieve_for_turn(
+        self,
+        org_id: str,
+        kb_ids: Sequence[str],
+        query: str,
+        *,
+        budget_ms: float = 50.0,
+        top_k: int = 3,
+        category: str | None = None,
+    ) -> list[Hit]:
+        """Search within a latency budget; never raises, never stalls the voice.
+
+        Past the budget it returns [] and counts a miss; any error returns [] and
+        counts an error. The caller's turn goes on without knowledge either way.
+        """
+        if not kb_ids or not query.strip():
+            return []
+        try:
+            async with asyncio.timeout(budget_ms / 1000):
+                hits = await self.search(org_id, kb_ids, query, top_k, category)
+        except TimeoutError:
+            self.stats.misses += 1
+            return []
+        except Exception:
+            log.warning("retrieval failed for org %s", org_id, exc_info=True)
+            self.stats.errors += 1
+            return []
+        self.stats.served += 1
+        return hits
+
+    async def aclose(self) -> None:
+        await self.jobs.aclose()
+        self.parser.close()
