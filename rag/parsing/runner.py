@@ -29,6 +29,7 @@ from rag.parsing.detect import detect_kind
 from rag.parsing.dispatch import parse_sync
 
 GiB = 1024**3
+STARTUP_TIMEOUT_S = 30.0
 ISOLATED_KINDS = frozenset({DocumentKind.PDF, DocumentKind.DOCX})
 
 
@@ -56,6 +57,10 @@ class _Worker:
         # Connection objects own the fds from here on; detach the Popen file objects.
         self._send = Connection(_detach(process.stdin), readable=False)
         self._recv = Connection(_detach(process.stdout), writable=False)
+        # The parse deadline must not include interpreter start-up: wait for "ready".
+        if not self._recv.poll(STARTUP_TIMEOUT_S) or self._recv.recv() != "ready":
+            self.kill()
+            raise ParseError("(parser)", "parser process failed to start")
         return self._send, self._recv
 
     def run(
@@ -67,11 +72,11 @@ class _Worker:
         timeout: float,
     ) -> ParsedDocument:
         """Blocking: call from a thread."""
-        send, recv = self._ensure()
         try:
+            send, recv = self._ensure()
             send.send((kind, filename, data, limits))
             ready = recv.poll(timeout)
-        except OSError as exc:
+        except (OSError, EOFError) as exc:
             self.kill()
             raise ParseError(filename, f"parser process unavailable ({exc})") from exc
         if not ready:

@@ -47,6 +47,7 @@ def main() -> None:
     send = Connection(sys.stdout.fileno(), readable=False)
     # Anything a library prints must not corrupt the answer channel.
     sys.stdout = sys.stderr
+    send.send("ready")
     serve(recv, send)
 
 
