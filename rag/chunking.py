@@ -5,6 +5,8 @@ Rules, in order of precedence:
   chunk carries its heading path (`("Menu", "Drinks")`).
 - Table rows (CSV, DOCX tables) are one chunk each: a row is the unit people ask
   about, and its text already carries the column headers.
+- A new PDF page starts a new chunk (overlap still carries across), so each
+  chunk cites one page.
 - Paragraphs are packed whole while they fit; a paragraph that does not fit starts
   a new chunk once the running one is at least half full, otherwise it is split at
   sentences (and an over-long sentence at words).
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.parsing.blocks import Block
 
@@ -65,6 +67,8 @@ class _Unit:
     tokens: int
     paragraph_start: bool
     page: int | None
+    #: Copied from the previous chunk as overlap; does not decide the chunk's page.
+    carried: bool = False
 
 
 @dataclass(slots=True)
@@ -92,14 +96,16 @@ class _Builder:
                 if parts:
                     parts.append("\n\n" if unit.paragraph_start else " ")
                 parts.append(unit.text)
-            self.emit("".join(parts), page=self.running[0].page)
+            page = next((u.page for u in self.running if not u.carried), self.running[0].page)
+            self.emit("".join(parts), page=page)
         tail: list[_Unit] = []
         if keep_overlap and self.config.overlap_tokens > 0:
-            budget = self.config.overlap_tokens
+            # Never more than half the chunk: a short chunk is not worth repeating whole.
+            budget = min(self.config.overlap_tokens, self.running_tokens // 2)
             for unit in reversed(self.running):
                 if unit.tokens > budget:
                     break
-                tail.insert(0, unit)
+                tail.insert(0, replace(unit, carried=True))
                 budget -= unit.tokens
         self.running = tail
         self.running_tokens = sum(u.tokens for u in tail)
@@ -130,7 +136,10 @@ class _Builder:
         ]
         total = sum(u.tokens for u in units)
         fits = self.running_tokens + total <= self.config.max_tokens
-        if not fits and not self.only_overlap and self.running_tokens >= self.config.max_tokens / 2:
+        half_full = self.running_tokens >= self.config.max_tokens / 2
+        new_page = bool(self.running) and self.running[-1].page != block.page
+        # A new page starts a new chunk so that every chunk cites one page.
+        if not self.only_overlap and (new_page or (not fits and half_full)):
             self.flush(keep_overlap=True)
         for unit in units:
             self.add(unit)

@@ -20,6 +20,9 @@ from rag.service import KnowledgeService
 from rag.store import QdrantConnection, QdrantStore
 
 _WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an the of to at is are do does how what when where which who in on for".split()
+)
 
 
 class FakeEmbedder:
@@ -29,7 +32,7 @@ class FakeEmbedder:
     `calls` (how many embed calls were made).
     """
 
-    def __init__(self, dim: int = 64, model_id: str = "fake-bow") -> None:
+    def __init__(self, dim: int = 1024, model_id: str = "fake-bow") -> None:
         self._dim = dim
         self._model_id = model_id
         self.delay_s = 0.0
@@ -50,6 +53,8 @@ class FakeEmbedder:
     def vector(self, text: str) -> list[float]:
         vec = [0.0] * self._dim
         for word in _WORD.findall(text.lower()):
+            if word in _STOP:
+                continue
             bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
             vec[bucket % self._dim] += 1.0
         norm = math.sqrt(sum(v * v for v in vec)) or 1.0
