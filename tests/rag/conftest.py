@@ -21,27 +21,8 @@ from rag.store import QdrantConnection, QdrantStore
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "at",
-        "is",
-        "are",
-        "do",
-        "does",
-        "how",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "in",
-        "on",
-        "for",
-    ]
+    {"a", "an", "the", "of", "to", "at", "is", "are", "do", "does", "how", "what", "when"}
+    | {"where", "which", "who", "in", "on", "for"}
 )
 
 
