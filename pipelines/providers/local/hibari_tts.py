@@ -15,7 +15,7 @@ import asyncio
 import importlib
 import importlib.util
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -150,7 +150,7 @@ class HibariTTS:
         """Load the voice and the G2P now rather than on the first reply."""
         await asyncio.get_running_loop().run_in_executor(self._executor, self._load_sync)
 
-    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str) -> AsyncGenerator[bytes, None]:
         if len(text) > self.max_text_chars:
             raise ProviderError(
                 f"text of {len(text)} characters exceeds {self.max_text_chars}",

@@ -11,7 +11,7 @@ import pytest
 from media.frames import AudioFrame
 from pipelines.errors import ProviderError
 from pipelines.providers.base import STTStream, Transcript
-from pipelines.providers.local.whisper_stt import Recognized, WhisperSTT, WhisperStream
+from pipelines.providers.local.whisper_stt import Recognized, WhisperStream, WhisperSTT
 from tests.support.speech import frames, silence, speak
 
 RATE = 16_000
