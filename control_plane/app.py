@@ -39,6 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     # Routers and lifespan parts of each area are mounted below.
+    from control_plane.platform import install_platform, platform_lifespan
+
+    install_platform(app, settings)
+    parts.append(platform_lifespan)  # first: the database is up before voice starts
+
     from control_plane.voice.routes import router as voice_router
     from control_plane.voice.setup import voice_lifespan
 

@@ -36,6 +36,39 @@ class Settings(BaseSettings):
     secret_key: str = "dev-insecure-change-me"
     log_level: str = "info"
 
+    # ---- control plane (identity, tenancy, API); see control_plane/services.py
+    database_schema: str | None = None  # PostgreSQL schema (None = server default)
+    # PostgreSQL role the app assumes with SET ROLE (must not own the tables, so
+    # row-level security binds it); "" = connect as the login role unchanged.
+    database_app_role: str = "cap_app"
+    migrate_on_start: bool = True
+    seed_on_start: bool = True  # default org, admin and demo agent on an empty database
+    admin_email: str = "admin@localhost"
+    admin_password: str | None = None  # None: generated and printed at first start
+    require_email_verification: bool = True
+    session_ttl_hours: float = 168.0
+    password_time_cost: int = 3
+    password_memory_kib: int = 65_536
+    password_parallelism: int = 4
+    rate_limit_per_key: int = 600  # requests per window, per API key or login session
+    rate_limit_per_ip: int = 1200  # requests per window, per client address
+    rate_limit_auth_per_ip: int = 20  # login / register / reset attempts per window
+    rate_limit_window_seconds: float = 60.0
+    max_request_bytes: int = 1_048_576  # larger bodies get 413
+    smtp_host: str | None = None  # None: mail is logged instead of sent
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "cap@localhost"
+    smtp_starttls: bool = True
+
+    # ---- WebRTC and the browser widget; see control_plane/webrtc/
+    # ICE servers for both ends, e.g. [{"urls": "stun:stun.example.org:3478"}] or
+    # with "username"/"credential" for TURN. Empty: host candidates only.
+    webrtc_ice_servers: list[dict[str, str]] = Field(default_factory=list)
+    # Publishable widget keys: key -> agent ids it grants (besides derived keys).
+    widget_keys: dict[str, list[str]] = Field(default_factory=dict)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

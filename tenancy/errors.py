@@ -66,6 +66,6 @@ class RateLimited(TenancyError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after

@@ -91,7 +91,7 @@ def _check_flush(session: Session, _context: object, _instances: object) -> None
         if scope.kind == "global":
             raise UnscopedAccessError(f"{type(obj).__name__} written outside a tenant scope")
         if obj.org_id is None and obj in session.new:
-            obj.org_id = scope.org_id  # type: ignore[assignment]
+            obj.org_id = scope.org_id
         elif obj.org_id != scope.org_id:
             raise CrossTenantWriteError(f"{type(obj).__name__} of another organisation")
 

@@ -16,7 +16,7 @@ class AuditEntry(TenantOwned, Base):
     __table_args__ = (Index("ix_audit_log_org_created", "org_id", "created_at"),)
 
     @declared_attr
-    def org_id(cls) -> Mapped[str]:  # type: ignore[override]
+    def org_id(cls) -> Mapped[str | None]:  # type: ignore[override]
         # Nullable: platform-level actions (e.g. a sign-up) belong to no organisation.
         return mapped_column(
             String(ID_LENGTH), ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True
