@@ -3,87 +3,118 @@
 State carries across calls, so a stream cut into 20 ms frames comes out the
 same as if it had been converted in one piece: no clicks at frame edges.
 Equal rates pass bytes through untouched.
+
+Two engines:
+
+* ``"low_latency"`` (default): our polyphase FIR (``media.polyphase``) for
+  ratios between the usual rates (8, 16, 24, 32, 48 kHz, or 11.025, 22.05,
+  44.1 kHz among themselves). It holds back ~1-3 ms of audio.
+* a soxr quality (``"LQ"``, ``"MQ"``, ``"HQ"``, ``"VHQ"``): ``soxr.ResampleStream``.
+  It is cheaper per frame but works in large blocks: fed 20 ms frames at 8 kHz
+  it holds back 60-115 ms (HQ), which a phone call pays in both directions.
+  ``"low_latency"`` falls back to soxr HQ for awkward ratios.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import soxr
 
+from media import polyphase
 from media.errors import InvalidAudioError
 from media.frames import SAMPLE_WIDTH
 
 SUPPORTED_RATES = (8000, 16000, 24000, 48000)
-DEFAULT_QUALITY = "HQ"
-_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+Quality = Literal["low_latency", "QQ", "LQ", "MQ", "HQ", "VHQ"]
+DEFAULT_QUALITY: Quality = "low_latency"
+_QUALITIES = ("low_latency", "QQ", "LQ", "MQ", "HQ", "VHQ")
+FALLBACK_QUALITY: Quality = "HQ"
 _TO_FLOAT = np.float32(1.0 / 32768.0)
 
 
-def _to_int16(x: npt.NDArray[np.float32]) -> bytes:
-    scaled = np.rint(x * np.float32(32768.0))
+def _to_int16(x: npt.NDArray[np.floating]) -> bytes:
+    scaled = np.rint(x * 32768.0)
     out: npt.NDArray[np.int16] = np.clip(scaled, -32768, 32767).astype("<i2")
     return out.tobytes()
 
 
 class StreamResampler:
-    """PCM16 mono from ``in_rate`` to ``out_rate`` over ``soxr.ResampleStream``.
+    """PCM16 mono from ``in_rate`` to ``out_rate``, keeping filter state across calls.
 
-    soxr runs in float32 here: its int16 mode dithers, which makes output
-    differ run to run; we round and clip ourselves, deterministically.
+    Both engines run in floating point and round and clip to int16 here (soxr's
+    own int16 mode dithers, which makes output differ run to run).
 
     ``flush`` drains the filter's tail at the end of a stream (and leaves the
     resampler ready for a new one); ``reset`` drops state and tail at once,
     e.g. after a barge-in cut the audio short.
     """
 
-    def __init__(self, in_rate: int, out_rate: int, *, quality: str = DEFAULT_QUALITY) -> None:
+    def __init__(self, in_rate: int, out_rate: int, *, quality: Quality = DEFAULT_QUALITY) -> None:
         if in_rate <= 0 or out_rate <= 0:
             raise ValueError("sample rates must be positive")
         if quality not in _QUALITIES:
             raise ValueError(f"quality must be one of {_QUALITIES}")
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self.quality = quality
         self.samples_in = 0
         self.samples_out = 0
-        self._stream: soxr.ResampleStream | None = None
-        if in_rate != out_rate:
-            self._stream = self._new_stream()
+        self._poly: polyphase.PolyphaseResampler | None = None
+        self._soxr: soxr.ResampleStream | None = None
+        if in_rate == out_rate:
+            self.engine = "passthrough"
+        elif quality == "low_latency" and polyphase.supports(in_rate, out_rate):
+            self.engine = "polyphase"
+            self._poly = polyphase.PolyphaseResampler(in_rate, out_rate)
+        else:
+            soxr_quality = FALLBACK_QUALITY if quality == "low_latency" else quality
+            self.engine = f"soxr-{soxr_quality}"
+            self._soxr = soxr.ResampleStream(
+                in_rate, out_rate, 1, dtype="float32", quality=soxr_quality
+            )
 
     @property
     def passthrough(self) -> bool:
-        return self._stream is None
+        return self.engine == "passthrough"
 
     def process(self, pcm: bytes) -> bytes:
         if len(pcm) % SAMPLE_WIDTH:
             raise InvalidAudioError("PCM16 audio must hold a whole number of samples")
-        self.samples_in += len(pcm) // SAMPLE_WIDTH
-        if self._stream is None:
-            self.samples_out += len(pcm) // SAMPLE_WIDTH
+        n = len(pcm) // SAMPLE_WIDTH
+        self.samples_in += n
+        if self.passthrough:
+            self.samples_out += n
             return bytes(pcm)
         if not pcm:
             return b""
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * _TO_FLOAT
-        out = self._stream.resample_chunk(samples)
+        out: npt.NDArray[np.floating]
+        if self._poly is not None:
+            out = self._poly.process(samples)
+        else:
+            assert self._soxr is not None
+            out = self._soxr.resample_chunk(samples)
         self.samples_out += len(out)
         return _to_int16(out)
 
     def flush(self) -> bytes:
         """The samples still held in the filter; the next ``process`` starts a new stream."""
-        if self._stream is None:
+        tail: npt.NDArray[np.floating]
+        if self._poly is not None:
+            tail = self._poly.flush()
+        elif self._soxr is not None:
+            tail = self._soxr.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            self._soxr.clear()
+        else:
             return b""
-        tail = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         self.samples_out += len(tail)
-        self._stream.clear()
         return _to_int16(tail)
 
     def reset(self) -> None:
         """Forget buffered input and filter state without emitting it."""
-        if self._stream is not None:
-            self._stream.clear()
-
-    def _new_stream(self) -> soxr.ResampleStream:
-        return soxr.ResampleStream(
-            self.in_rate, self.out_rate, 1, dtype="float32", quality=self.quality
-        )
+        if self._poly is not None:
+            self._poly.reset()
+        elif self._soxr is not None:
+            self._soxr.clear()

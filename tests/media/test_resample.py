@@ -9,9 +9,11 @@ import pytest
 import soxr
 
 from media.errors import InvalidAudioError
-from media.resample import SUPPORTED_RATES, StreamResampler
+from media.polyphase import PolyphaseResampler, supports
+from media.resample import SUPPORTED_RATES, Quality, StreamResampler
 
-PAIRS = [(a, b) for a, b in itertools.permutations(SUPPORTED_RATES, 2)]
+PAIRS = list(itertools.permutations(SUPPORTED_RATES, 2))
+ENGINES: list[Quality] = ["low_latency", "HQ"]
 
 
 def sine(rate: int, secs: float, freq: float = 440.0, amp: float = 12000.0) -> bytes:
@@ -24,44 +26,72 @@ def chunks(pcm: bytes, rate: int, ms: int = 20) -> list[bytes]:
     return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
-def one_shot(pcm: bytes, in_rate: int, out_rate: int) -> np.ndarray:
-    x = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
-    y: np.ndarray = soxr.resample(x, in_rate, out_rate, quality="HQ")
-    out: np.ndarray = np.clip(np.rint(y * 32768), -32768, 32767).astype(np.int16)
-    return out
-
-
 def as_int(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, "<i2").astype(np.int64)
 
 
+def stream(r: StreamResampler, pcm: bytes, rate: int) -> bytes:
+    return b"".join(r.process(c) for c in chunks(pcm, rate)) + r.flush()
+
+
+def one_shot(pcm: bytes, in_rate: int, out_rate: int, quality: Quality) -> np.ndarray:
+    x = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
+    if quality == "low_latency":
+        r = PolyphaseResampler(in_rate, out_rate)
+        y = np.concatenate((r.process(x), r.flush()))
+    else:
+        y = soxr.resample(x, in_rate, out_rate, quality=quality)
+    out: np.ndarray = np.clip(np.rint(y * 32768), -32768, 32767).astype(np.int64)
+    return out
+
+
+@pytest.mark.parametrize("quality", ENGINES)
 @pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
-def test_streamed_in_20ms_frames_equals_one_shot(in_rate: int, out_rate: int) -> None:
+def test_streamed_in_20ms_frames_equals_one_shot(
+    in_rate: int, out_rate: int, quality: Quality
+) -> None:
     pcm = sine(in_rate, 1.0)
-    r = StreamResampler(in_rate, out_rate)
-    streamed = b"".join(r.process(c) for c in chunks(pcm, in_rate)) + r.flush()
-    ref = one_shot(pcm, in_rate, out_rate)
-    assert len(streamed) // 2 == len(ref)
-    assert np.abs(as_int(streamed) - ref).max() <= 1
+    streamed = as_int(stream(StreamResampler(in_rate, out_rate, quality=quality), pcm, in_rate))
+    ref = one_shot(pcm, in_rate, out_rate, quality)
+    assert len(streamed) == len(ref) == out_rate
+    assert np.abs(streamed - ref).max() <= 1
 
 
+@pytest.mark.parametrize("quality", ENGINES)
+@pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
+def test_output_is_the_same_sine_at_the_new_rate(
+    in_rate: int, out_rate: int, quality: Quality
+) -> None:
+    # Time-aligned (no delay to compensate) and accurate to a few LSB.
+    y = as_int(
+        stream(StreamResampler(in_rate, out_rate, quality=quality), sine(in_rate, 0.5), in_rate)
+    )
+    ideal = as_int(sine(out_rate, 0.5))
+    body = slice(out_rate // 20, -out_rate // 20)  # leave out the ramps at the ends
+    assert np.abs(y[body] - ideal[body]).max() <= 8
+
+
+@pytest.mark.parametrize("quality", ENGINES)
 @pytest.mark.parametrize(("in_rate", "out_rate"), [(8000, 16000), (16000, 8000), (48000, 16000)])
-def test_no_clicks_at_frame_edges(in_rate: int, out_rate: int) -> None:
+def test_no_clicks_at_frame_edges(in_rate: int, out_rate: int, quality: Quality) -> None:
     # A click is a jump far larger than a 440 Hz sine ever makes between samples.
-    pcm = sine(in_rate, 2.0)
-    r = StreamResampler(in_rate, out_rate)
-    y = as_int(b"".join(r.process(c) for c in chunks(pcm, in_rate)) + r.flush())
+    y = as_int(
+        stream(StreamResampler(in_rate, out_rate, quality=quality), sine(in_rate, 2.0), in_rate)
+    )
     max_step = 2 * np.pi * 440 / out_rate * 12000 * 1.05 + 2
-    body = y[out_rate // 10 : -out_rate // 10]  # leave out the filter's ramp in and out
+    body = y[out_rate // 10 : -out_rate // 10]
     assert np.abs(np.diff(body)).max() <= max_step
 
 
+@pytest.mark.parametrize("quality", ENGINES)
 @pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
-def test_length_accounting_over_a_long_stream(in_rate: int, out_rate: int) -> None:
-    r = StreamResampler(in_rate, out_rate)
+def test_length_accounting_over_a_long_stream(
+    in_rate: int, out_rate: int, quality: Quality
+) -> None:
+    r = StreamResampler(in_rate, out_rate, quality=quality)
     frame = sine(in_rate, 0.02)
     produced = 0
-    n_frames = 3000  # one minute
+    n_frames = 1500  # thirty seconds
     for _ in range(n_frames):
         produced += len(r.process(frame)) // 2
     produced += len(r.flush()) // 2
@@ -71,38 +101,57 @@ def test_length_accounting_over_a_long_stream(in_rate: int, out_rate: int) -> No
     assert r.samples_out == produced
 
 
-def test_held_back_audio_stays_bounded_while_streaming() -> None:
-    # What the filter holds between calls must not grow: it is latency, not loss.
-    r = StreamResampler(8000, 16000)
-    frame = sine(8000, 0.02)
-    backlog = []
-    for i in range(1, 501):
+@pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
+def test_low_latency_engine_holds_back_under_4_ms(in_rate: int, out_rate: int) -> None:
+    r = StreamResampler(in_rate, out_rate)
+    assert r.engine == "polyphase"
+    frame = sine(in_rate, 0.02)
+    for i in range(1, 101):
         r.process(frame)
-        backlog.append(i * 320 - r.samples_out)
-    assert max(backlog[100:]) <= max(backlog[:100])
-    assert min(backlog) >= 0
+        held = i * out_rate // 50 - r.samples_out
+        assert 0 <= held <= out_rate * 0.004
 
 
-def test_reset_starts_a_fresh_stream() -> None:
+def test_low_latency_downsampling_rejects_aliases_and_keeps_the_passband() -> None:
+    def level(freq: float) -> float:
+        r = StreamResampler(16000, 8000)
+        y = as_int(stream(r, sine(16000, 0.5, freq=freq, amp=10000), 16000))[400:-400]
+        rms = np.sqrt(np.mean(y.astype(float) ** 2)) + 1e-9  # a perfect reject rounds to 0
+        return float(20 * np.log10(rms / (10000 / np.sqrt(2))))
+
+    assert level(1000) == pytest.approx(0.0, abs=0.1)
+    assert level(3000) == pytest.approx(0.0, abs=0.5)
+    assert level(4400) < -60  # folds to 3600 Hz if not filtered
+    assert level(6000) < -60
+
+
+@pytest.mark.parametrize("quality", ENGINES)
+def test_reset_starts_a_fresh_stream(quality: Quality) -> None:
     pcm = sine(8000, 0.5)
-    fresh = StreamResampler(8000, 16000)
-    expected = b"".join(fresh.process(c) for c in chunks(pcm, 8000)) + fresh.flush()
-
-    r = StreamResampler(8000, 16000)
+    expected = stream(StreamResampler(8000, 16000, quality=quality), pcm, 8000)
+    r = StreamResampler(8000, 16000, quality=quality)
     for c in chunks(sine(8000, 0.3, freq=1000), 8000):
         r.process(c)  # audio that a barge-in cuts short
     r.reset()
-    after = b"".join(r.process(c) for c in chunks(pcm, 8000)) + r.flush()
-    assert after == expected
+    assert stream(r, pcm, 8000) == expected
 
 
-def test_flush_then_reuse_behaves_like_new() -> None:
+@pytest.mark.parametrize("quality", ENGINES)
+def test_flush_then_reuse_behaves_like_new(quality: Quality) -> None:
     pcm = sine(16000, 0.3)
-    r = StreamResampler(16000, 24000)
-    first = b"".join(r.process(c) for c in chunks(pcm, 16000)) + r.flush()
-    second = b"".join(r.process(c) for c in chunks(pcm, 16000)) + r.flush()
-    assert first == second
+    r = StreamResampler(16000, 24000, quality=quality)
+    first = stream(r, pcm, 16000)
+    assert stream(r, pcm, 16000) == first
     assert r.flush() == b""
+
+
+@pytest.mark.parametrize("quality", ENGINES)
+def test_ragged_chunks_equal_regular_chunks(quality: Quality) -> None:
+    pcm = sine(16000, 0.5)
+    regular = stream(StreamResampler(16000, 8000, quality=quality), pcm, 16000)
+    b = StreamResampler(16000, 8000, quality=quality)
+    ragged = b"".join(b.process(pcm[i : i + 2 * 77]) for i in range(0, len(pcm), 2 * 77))
+    assert as_int(ragged + b.flush()).tolist() == pytest.approx(as_int(regular).tolist(), abs=1)
 
 
 def test_identity_passthrough() -> None:
@@ -115,23 +164,23 @@ def test_identity_passthrough() -> None:
     assert r.samples_in == r.samples_out == 320
 
 
-def test_ragged_chunks_equal_regular_chunks() -> None:
-    pcm = sine(16000, 0.5)
-    a = StreamResampler(16000, 8000)
-    regular = b"".join(a.process(c) for c in chunks(pcm, 16000)) + a.flush()
-    b = StreamResampler(16000, 8000)
-    ragged = b"".join(b.process(pcm[i : i + 2 * 77]) for i in range(0, len(pcm), 2 * 77))
-    assert ragged + b.flush() == regular
+def test_awkward_ratios_fall_back_to_soxr() -> None:
+    assert not supports(22050, 16000)
+    r = StreamResampler(22050, 16000)
+    assert r.engine == "soxr-HQ"
+    out = stream(r, sine(22050, 0.5), 22050)
+    assert abs(len(out) // 2 - 8000) <= 1
+    assert StreamResampler(8000, 16000, quality="LQ").engine == "soxr-LQ"
 
 
 def test_loud_input_saturates_instead_of_wrapping() -> None:
     square = np.where(np.arange(8000) % 40 < 20, 32767, -32768).astype("<i2").tobytes()
-    r = StreamResampler(8000, 16000)
-    y = as_int(r.process(square) + r.flush())
-    assert y.max() <= 32767
-    assert y.min() >= -32768
-    # Gibbs overshoot clips at full scale rather than wrapping to the other sign.
-    assert (np.abs(np.diff(y)) < 60000).all()
+    for quality in ENGINES:
+        r = StreamResampler(8000, 16000, quality=quality)
+        y = as_int(r.process(square) + r.flush())
+        assert y.max() == 32767  # Gibbs overshoot clips at full scale...
+        assert y.min() == -32768
+        assert (np.abs(np.diff(y)) < 60000).all()  # ...rather than wrapping to the other sign
 
 
 def test_empty_and_bad_input() -> None:
@@ -142,4 +191,6 @@ def test_empty_and_bad_input() -> None:
     with pytest.raises(ValueError):
         StreamResampler(0, 16000)
     with pytest.raises(ValueError):
-        StreamResampler(8000, 16000, quality="best")
+        StreamResampler(8000, 16000, quality="best")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        PolyphaseResampler(22050, 16000)
