@@ -1,0 +1,278 @@
+"""RAG benchmark: ingestion throughput and filtered search latency on local Qdrant.
+
+    python benchmarks/rag_bench.py [--sizes 10000 100000] [--queries 50] [--out PATH]
+
+Ingestion runs the real path: a generated 40-page PDF through the parser process,
+the chunker, the MiniLM int8 embedder and local Qdrant on disk. Search latency is
+measured on the store alone (query embedding excluded, reported separately): the
+bulk corpus is random unit vectors, since embedding 100k real chunks with MiniLM on
+2 cores would take hours. Every search carries the org + kb filter, as in production;
+the corpus spreads over 10 organisations. Prints a table, writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rag.catalog import InMemoryCatalog
+from rag.embeddings.onnx_minilm import MiniLMEmbedder
+from rag.jobs import JobBoard, JobStatus
+from rag.parsing.runner import DocumentParser
+from rag.service import KnowledgeService
+from rag.store import ChunkRecord, QdrantConnection, QdrantStore, Scope
+from tests.rag.ragdocs import make_pdf
+
+_VOCABULARY = (
+    "order delivery refund warranty kitchen menu booking table invoice payment card "
+    "account password reset opening hours holiday staff parking allergy gluten vegan "
+    "soup dessert coffee tea breakfast lunch dinner price discount voucher manager"
+)
+WORDS = tuple(_VOCABULARY.split())
+ORGS = 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 16))]
+    return " ".join(words).capitalize() + "."
+
+
+def synthetic_pdf(pages: int, rng: random.Random) -> bytes:
+    return make_pdf([[sentence(rng) for _ in range(40)] for _ in range(pages)])
+
+
+async def bench_ingestion(pages: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    pdf = synthetic_pdf(pages, rng)
+    embedder = MiniLMEmbedder()
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = QdrantConnection.open(path=tmp)
+        parser = DocumentParser()
+        service = KnowledgeService(
+            QdrantStore(conn, embedder.model_id, embedder.dim),
+            embedder,
+            catalog=InMemoryCatalog(),
+            parser=parser,
+            jobs=JobBoard(workers=1),
+        )
+        await parser.parse("warmup.pdf", make_pdf([["warm up"]]))
+        t0 = time.perf_counter()
+        parsed = await parser.parse("bench.pdf", pdf)
+        parse_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        job = await service.ingest("org", "kb", "bench.pdf", pdf)
+        job = await service.wait_for_job("org", job.job_id)
+        total_s = time.perf_counter() - t0
+        assert job.status is JobStatus.INDEXED, job.error
+        queries = ["how do I get a refund for my order", "opening hours on holiday"] * 10
+        latencies = []
+        for q in queries:
+            t1 = time.perf_counter()
+            await embedder.embed([q])
+            latencies.append((time.perf_counter() - t1) * 1000)
+        await service.aclose()
+        await conn.close()
+    embedder.close()
+    return {
+        "pages": parsed.units,
+        "pdf_bytes": len(pdf),
+        "chunks": job.chunks,
+        "parse_s": round(parse_s, 3),
+        "total_s": round(total_s, 2),
+        "pages_per_s": round(parsed.units / total_s, 2),
+        "chunks_per_s": round(job.chunks / total_s, 2),
+        "parse_pages_per_s": round(parsed.units / parse_s, 1),
+        "query_embed_ms_p50": round(percentile(latencies, 50), 2),
+        "query_embed_ms_p95": round(percentile(latencies, 95), 2),
+    }
+
+
+def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+async def bench_qdrant_local(size: int, queries: int, dim: int = 384) -> dict[str, Any]:
+    vectors = unit_vectors(size, dim, seed=size)
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = QdrantConnection.open(path=tmp)
+        store = QdrantStore(conn, "bench-random", dim)
+        t0 = time.perf_counter()
+        batch = 1000
+        for start in range(0, size, batch):
+            await store.upsert(
+                [
+                    ChunkRecord(
+                        chunk_id=str(uuid.UUID(int=i + 1)),
+                        org_id=f"org{i % ORGS}",
+                        kb_id="kb",
+                        document_id=f"doc{i // 50}",
+                        document_name=f"doc{i // 50}.pdf",
+                        chunk_index=i % 50,
+                        text="lorem ipsum " * 60,
+                        heading_path=(),
+                        page=1,
+                        row=None,
+                        category=None,
+                        content_hash="h",
+                        vector=vectors[i].tolist(),
+                    )
+                    for i in range(start, min(start + batch, size))
+                ]
+            )
+        load_s = time.perf_counter() - t0
+        q = unit_vectors(queries + 2, dim, seed=1).tolist()
+        scope = Scope("org3", ("kb",))
+        for v in q[:2]:
+            await store.search(scope, v, 5)
+        latencies = []
+        for v in q[2:]:
+            t1 = time.perf_counter()
+            hits = await store.search(scope, v, 5)
+            latencies.append((time.perf_counter() - t1) * 1000)
+            assert all(h.org_id == "org3" for h in hits)
+        await conn.close()
+    return {
+        "engine": "qdrant-client local mode (on disk)",
+        "chunks": size,
+        "load_s": round(load_s, 1),
+        "queries": queries,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+    }
+
+
+def bench_qdrant_edge(size: int, queries: int, dim: int = 384) -> dict[str, Any] | None:
+    """The same corpus on Qdrant Edge (the Rust engine in-process: HNSW + payload index).
+
+    Optional (`pip install qdrant-edge-py`): shown as the alternative when local
+    mode's brute-force Python scan is too slow.
+    """
+    try:
+        import qdrant_edge as qe
+    except ImportError:
+        return None
+    vectors = unit_vectors(size, dim, seed=size)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine))
+        shard = qe.EdgeShard.create(tmp, config)
+        shard.update(qe.UpdateOperation.create_field_index("org_id", qe.PayloadSchemaType.Keyword))
+        shard.update(qe.UpdateOperation.create_field_index("kb_id", qe.PayloadSchemaType.Keyword))
+        t0 = time.perf_counter()
+        for start in range(0, size, 1000):
+            points = [
+                qe.Point(
+                    i + 1,
+                    vectors[i].tolist(),
+                    {"org_id": f"org{i % ORGS}", "kb_id": "kb", "text": "lorem ipsum " * 60},
+                )
+                for i in range(start, min(start + 1000, size))
+            ]
+            shard.update(qe.UpdateOperation.upsert_points(points))
+        shard.optimize()  # builds the HNSW and payload indexes
+        load_s = time.perf_counter() - t0
+        flt = qe.Filter(
+            must=[
+                qe.FieldCondition(key="org_id", match=qe.MatchValue("org3")),
+                qe.FieldCondition(key="kb_id", match=qe.MatchAny(["kb"])),
+            ]
+        )
+        q = unit_vectors(queries + 2, dim, seed=1).tolist()
+        latencies = []
+        recall_hits = 0
+        org3 = np.arange(size) % ORGS == 3
+        for n, v in enumerate(q):
+            t1 = time.perf_counter()
+            hits = shard.query(
+                qe.QueryRequest(limit=5, query=qe.Query.Nearest(v), filter=flt, with_payload=True)
+            )
+            elapsed = (time.perf_counter() - t1) * 1000
+            if n >= 2:
+                latencies.append(elapsed)
+                exact = np.argsort(-(vectors[org3] @ np.array(v, dtype=np.float32)))[:5]
+                exact_ids = {int(np.flatnonzero(org3)[j]) + 1 for j in exact}
+                recall_hits += len(exact_ids & {int(h.id) for h in hits})
+        shard.close()
+    return {
+        "engine": "qdrant-edge (HNSW, in-process, optional)",
+        "chunks": size,
+        "load_s": round(load_s, 1),
+        "queries": queries,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+        "recall_at_5": round(recall_hits / (5 * queries), 3),
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    ing = result["ingestion"]
+    print("\nIngestion (PDF -> parse -> chunk -> MiniLM int8 -> local Qdrant)")
+    print(f"  {ing['pages']} pages, {ing['chunks']} chunks in {ing['total_s']} s")
+    print(f"  {ing['pages_per_s']} pages/s, {ing['chunks_per_s']} chunks/s")
+    print(f"  parse only: {ing['parse_pages_per_s']} pages/s")
+    print(f"  query embedding p50/p95: {ing['query_embed_ms_p50']}/{ing['query_embed_ms_p95']} ms")
+    print("\nFiltered search latency (org + kb filter, top 5, query embedding excluded)")
+    print(f"  {'engine':42} {'chunks':>8} {'p50 ms':>9} {'p95 ms':>9} {'load s':>8}")
+    for row in result["search"]:
+        print(
+            f"  {row['engine']:42} {row['chunks']:>8} {row['p50_ms']:>9} "
+            f"{row['p95_ms']:>9} {row['load_s']:>8}"
+        )
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--queries", type=int, default=30)
+    ap.add_argument("--pages", type=int, default=40)
+    ap.add_argument("--skip-ingestion", action="store_true")
+    ap.add_argument("--skip-local", action="store_true")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rag.json"))
+    args = ap.parse_args()
+    result: dict[str, Any] = {
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "note": "search corpus is random unit vectors (384-d) over 10 organisations",
+        "search": [],
+    }
+    if not args.skip_ingestion:
+        result["ingestion"] = await bench_ingestion(args.pages)
+    for size in args.sizes:
+        # Local mode scans in Python: fewer queries at 100k keep the run bounded.
+        n = args.queries if size <= 20_000 else max(10, args.queries // 3)
+        if not args.skip_local:
+            result["search"].append(await bench_qdrant_local(size, n))
+            print(result["search"][-1], flush=True)
+        edge = bench_qdrant_edge(size, args.queries)
+        if edge is not None:
+            result["search"].append(edge)
+            print(edge, flush=True)
+    if "ingestion" in result:
+        print_table(result)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")  # noqa: ASYNC240
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
