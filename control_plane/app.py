@@ -49,4 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     parts.append(voice_lifespan)
     app.include_router(voice_router)
+    from control_plane.webrtc.mount import mount as mount_webrtc
+
+    mount_webrtc(app, parts)
     return app

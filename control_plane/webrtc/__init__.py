@@ -1,0 +1,1 @@
+"""WebRTC calls (aiortc): offer/answer over HTTP, audio tracks, the events data channel."""

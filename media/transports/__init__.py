@@ -1,0 +1,1 @@
+"""Transports: the media side of carrying audio to and from a peer (WebRTC tracks)."""
