@@ -24,7 +24,7 @@ from media.codecs import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from media.frames import AudioFrame
 from media.jitter import JitterBuffer
 from media.playout import PlayoutBuffer
-from media.resample import StreamResampler
+from media.resample import Quality, StreamResampler
 from media.vad.detector import SpeechDetector
 from media.vad.silero import SileroBatch, SileroVad
 from media.vad.webrtc import WebRtcVad
@@ -132,21 +132,24 @@ def bench_codecs(quick: bool) -> dict[str, Any]:
 def bench_resample(quick: bool) -> dict[str, Any]:
     n = 1000 if quick else 10000
     out: dict[str, Any] = {}
-    for src, dst in ((8000, 16000), (16000, 8000), (48000, 16000), (16000, 24000)):
-        frame = speechlike(src // 50)
-        resampler = StreamResampler(src, dst)
-        out[f"resample_{src // 1000}k_to_{dst // 1000}k_us_per_frame"] = per_call_us(
-            functools.partial(resampler.process, frame), n
-        )
-        # Audio held inside the resampler while streaming 20 ms frames = added latency.
-        probe = StreamResampler(src, dst)
-        lag = []
-        for k in range(1, 301):
-            probe.process(frame)
-            lag.append(k * dst / 50 - probe.samples_out)
-        steady = np.array(lag[50:]) / dst * 1000
-        out[f"resample_{src // 1000}k_to_{dst // 1000}k_held_ms_mean"] = float(steady.mean())
-        out[f"resample_{src // 1000}k_to_{dst // 1000}k_held_ms_max"] = float(steady.max())
+    qualities: tuple[Quality, ...] = ("low_latency", "HQ")
+    for quality in qualities:
+        for src, dst in ((8000, 16000), (16000, 8000), (48000, 16000), (16000, 24000)):
+            frame = speechlike(src // 50)
+            name = f"resample_{quality}_{src // 1000}k_to_{dst // 1000}k"
+            resampler = StreamResampler(src, dst, quality=quality)
+            out[f"{name}_us_per_frame"] = per_call_us(
+                functools.partial(resampler.process, frame), n
+            )
+            # Audio held inside the resampler while streaming 20 ms frames = added latency.
+            probe = StreamResampler(src, dst, quality=quality)
+            lag = []
+            for k in range(1, 301):
+                probe.process(frame)
+                lag.append(k * dst / 50 - probe.samples_out)
+            steady = np.array(lag[50:]) / dst * 1000
+            out[f"{name}_held_ms_mean"] = float(steady.mean())
+            out[f"{name}_held_ms_max"] = float(steady.max())
     return out
 
 
