@@ -107,6 +107,13 @@ class NotFound(RagError):
         super().__init__(f"{what} {ident!r} not found")
 
 
+class DocumentDeleted(RagError):
+    """The document was deleted while its ingestion job was still running."""
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"document {document_id!r} was deleted during ingestion")
+
+
 class InvalidScope(InputRejected):
     """A search or write was attempted without a proper organisation scope."""
 

@@ -12,12 +12,19 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.catalog import DocumentCatalog, DocumentRecord, DocumentState, InMemoryCatalog
 from rag.chunking import Chunk, ChunkingConfig, chunk_blocks
 from rag.embeddings.base import Embedder
-from rag.errors import EmptyDocument, InvalidScope, NotFound, QuotaExceeded, TooLarge
+from rag.errors import (
+    DocumentDeleted,
+    EmptyDocument,
+    InvalidScope,
+    NotFound,
+    QuotaExceeded,
+    TooLarge,
+)
 from rag.jobs import IngestJob, JobBoard, JobHandle, JobStatus, new_job_id
 from rag.limits import IngestLimits
 from rag.parsing.blocks import DocumentKind
@@ -225,6 +232,9 @@ class KnowledgeService:
                     [self._record(record, c, v) for c, v in zip(batch, vectors, strict=True)]
                 )
                 handle.report(0.1 + 0.9 * (start + len(batch)) / len(chunks))
+                # A delete during ingestion wins: stop writing vectors for a removed document.
+                if await self.catalog.get(record.org_id, record.document_id) is None:
+                    raise DocumentDeleted(record.document_id)
             await self.catalog.mark_indexed(
                 record.org_id, record.document_id, len(chunks), parsed.units
             )
@@ -281,6 +291,32 @@ class KnowledgeService:
         Scope(org_id, (kb_id,))
         await self.store.delete_knowledge_base(org_id, kb_id)
         return len(await self.catalog.remove_knowledge_base(org_id, kb_id))
+
+    async def reindex_from(self, org_id: str, source: VectorStore) -> int:
+        """Re-embed an organisation's chunks from another model's collection into ours.
+
+        Used after the embedding model changes: the new collection starts empty, and
+        the stored chunk texts (with their ids, sources and categories) are embedded
+        again with the current model. Returns the number of chunks written.
+        """
+        if (source.model_id, source.dim) == (self.store.model_id, self.store.dim):
+            return 0
+        written = 0
+        offset: str | None = None
+        while True:
+            page, offset = await source.scroll_chunks(org_id, offset, limit=EMBED_BATCH)
+            if page:
+                texts = [
+                    Chunk(r.chunk_index, r.text, r.heading_path, r.page, r.row).embedding_text()
+                    for r in page
+                ]
+                vectors = await self.embedder.embed(texts)
+                await self.store.upsert(
+                    [replace(r, vector=v) for r, v in zip(page, vectors, strict=True)]
+                )
+                written += len(page)
+            if offset is None:
+                return written
 
     # -- retrieval -------------------------------------------------------
     async def search(

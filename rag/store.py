@@ -126,6 +126,12 @@ class VectorStore(Protocol):
         self, org_id: str, kb_id: str | None = None, document_id: str | None = None
     ) -> int: ...
 
+    async def scroll_chunks(
+        self, org_id: str, offset: str | None = None, limit: int = 256
+    ) -> tuple[list[ChunkRecord], str | None]:
+        """One page of an organisation's chunks without vectors, and the next offset."""
+        ...
+
 
 def collection_name(prefix: str, model_id: str, dim: int) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "_", model_id.lower()).strip("_")
@@ -310,6 +316,43 @@ class QdrantStore:
             exact=True,
         )
         return int(result.count)
+
+    async def scroll_chunks(
+        self, org_id: str, offset: str | None = None, limit: int = 256
+    ) -> tuple[list[ChunkRecord], str | None]:
+        await self.ensure_collection()
+        points, next_offset = await self._conn.run(
+            self._conn.client.scroll,
+            self.collection,
+            scroll_filter=_org_filter(org_id, {}),
+            limit=limit,
+            offset=offset,
+            with_payload=True,
+            with_vectors=False,
+        )
+        records = [_stored(point) for point in points]
+        # The filter already scoped the page; re-check as search does.
+        records = [r for r in records if r.org_id == org_id]
+        return records, None if next_offset is None else str(next_offset)
+
+
+def _stored(point: Any) -> ChunkRecord:
+    payload: dict[str, Any] = point.payload or {}
+    return ChunkRecord(
+        chunk_id=str(point.id),
+        org_id=str(payload.get(ORG, "")),
+        kb_id=str(payload.get(KB, "")),
+        document_id=str(payload.get(DOC, "")),
+        document_name=str(payload.get("document_name", "")),
+        chunk_index=int(payload.get("chunk_index", 0)),
+        text=str(payload.get("text", "")),
+        heading_path=tuple(payload.get("heading_path") or ()),
+        page=payload.get("page"),
+        row=payload.get("row"),
+        category=payload.get(CATEGORY),
+        content_hash=str(payload.get(CONTENT_HASH, "")),
+        vector=[],
+    )
 
 
 def _org_filter(org_id: str, extra: dict[str, str]) -> Any:

@@ -39,6 +39,8 @@ class FakeEmbedder:
         self.delay_s = 0.0
         self.fail_with: Exception | None = None
         self.calls = 0
+        #: Set on every embed call (lets a test act while a job is embedding).
+        self.called = asyncio.Event()
 
     @property
     def model_id(self) -> str:
@@ -65,6 +67,7 @@ class FakeEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self.calls += 1
+        self.called.set()
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.fail_with is not None:

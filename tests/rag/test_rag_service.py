@@ -248,3 +248,43 @@ def test_store_and_embedder_must_agree(
 ) -> None:
     with pytest.raises(ValueError, match="embedder"):
         KnowledgeService(QdrantStore(connection, "other-model", 64), fake_embedder)
+
+
+async def test_model_change_uses_a_new_collection_and_reindexes(
+    service: KnowledgeService, connection: QdrantConnection
+) -> None:
+    await ingest_and_wait(service, "handbook.pdf", handbook_pdf(), category="policies")
+    await ingest_and_wait(service, "other.txt", b"Other org text.", org=OTHER)
+    old_count = await service.store.count(ORG)
+    new_embedder = FakeEmbedder(dim=512, model_id="fake-bow-v2")
+    new_store = QdrantStore(connection, new_embedder.model_id, new_embedder.dim)
+    assert isinstance(service.store, QdrantStore)
+    assert new_store.collection != service.store.collection
+    upgraded = KnowledgeService(new_store, new_embedder, catalog=service.catalog)
+    try:
+        assert await upgraded.search(ORG, [KB], "blender warranty") == []  # nothing mixed in
+        assert await upgraded.reindex_from(ORG, service.store) == old_count
+        hits = await upgraded.search(ORG, [KB], "blender warranty", top_k=1)
+        assert hits[0].source == "handbook.pdf p. 2"
+        assert hits[0].category == "policies"
+        assert await new_store.count(OTHER) == 0  # re-indexing is per organisation
+        assert await upgraded.reindex_from(ORG, new_store) == 0
+    finally:
+        await upgraded.jobs.aclose()
+
+
+async def test_deleting_a_document_during_ingestion_stops_its_job(
+    service: KnowledgeService, fake_embedder: FakeEmbedder
+) -> None:
+    fake_embedder.delay_s = 0.3
+    rows = [["question", "answer"]] + [[f"q{i}", f"answer {i}"] for i in range(100)]
+    job = await service.ingest(ORG, KB, "faq.csv", make_csv(rows))
+    async with asyncio.timeout(10):
+        await fake_embedder.called.wait()
+    assert service.job_status(ORG, job.job_id).status is JobStatus.EMBEDDING
+    await service.delete_document(ORG, job.document_id)
+    async with asyncio.timeout(10):
+        done = await service.wait_for_job(ORG, job.job_id)
+    assert done.status is JobStatus.FAILED
+    assert done.error is not None and "deleted during ingestion" in done.error
+    assert await service.store.count(ORG, document_id=job.document_id) == 0
