@@ -17,6 +17,7 @@ import asyncio
 import json
 import platform
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -226,6 +227,82 @@ def bench_qdrant_edge(size: int, queries: int, dim: int = 384) -> dict[str, Any]
     }
 
 
+_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_STOPWORD_TEXT = (
+    "a an and are as at be by can do does for from how i if in is it me my of on or our "
+    "the to was we what when where which who will with you your"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Words, plus hyphenated codes kept whole (`e-4021`) and split (`e`, `4021`)."""
+    out: list[str] = []
+    for token in _TOKEN.findall(text.lower()):
+        if token in _STOPWORDS:
+            continue
+        out.append(token)
+        if "-" in token:
+            out.extend(token.split("-"))
+    return out
+
+
+def bm25_scores(docs: list[list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> Any:
+    n = len(docs)
+    avg = sum(len(d) for d in docs) / n
+    df: dict[str, int] = {}
+    for d in docs:
+        for t in set(d):
+            df[t] = df.get(t, 0) + 1
+    scores = np.zeros(n)
+    for i, d in enumerate(docs):
+        for t in set(query):
+            f = d.count(t)
+            if f:
+                idf = np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                scores[i] += idf * f * (k1 + 1) / (f + k1 * (1 - b + b * len(d) / avg))
+    return scores
+
+
+def rrf(rankings: list[list[int]], k: int = 60) -> list[int]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking):
+            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(fused, key=lambda d: -fused[d])
+
+
+def bench_hybrid() -> dict[str, Any]:
+    """Dense (MiniLM) vs BM25 vs both fused (RRF) on tests/rag/retrieval_eval_set.py."""
+    from tests.rag.retrieval_eval_set import PASSAGES, QUESTIONS
+
+    embedder = MiniLMEmbedder()
+    passages = embedder.embed_sync(list(PASSAGES))
+    docs = [lexical_tokens(p) for p in PASSAGES]
+    ranks: dict[str, dict[str, list[int]]] = {"dense": {}, "bm25": {}, "hybrid": {}}
+    for question, answer, kind in QUESTIONS:
+        dense = list(np.argsort(-(passages @ embedder.embed_sync([question])[0])))
+        lexical_scores = bm25_scores(docs, lexical_tokens(question))
+        lexical = [int(i) for i in np.argsort(-lexical_scores) if lexical_scores[i] > 0]
+        hybrid = rrf([[int(i) for i in dense[:20]], lexical[:20]])
+        for name, ranking in (("dense", dense), ("bm25", lexical), ("hybrid", hybrid)):
+            position = ranking.index(answer) + 1 if answer in ranking else 999
+            ranks[name].setdefault(kind, []).append(position)
+            ranks[name].setdefault("all", []).append(position)
+    embedder.close()
+    table: dict[str, Any] = {}
+    for name, by_kind in ranks.items():
+        table[name] = {
+            kind: {
+                "recall_at_1": round(sum(p == 1 for p in pos) / len(pos), 3),
+                "recall_at_3": round(sum(p <= 3 for p in pos) / len(pos), 3),
+                "mrr_at_5": round(sum(1 / p for p in pos if p <= 5) / len(pos), 3),
+            }
+            for kind, pos in by_kind.items()
+        }
+    return {"passages": len(PASSAGES), "questions": len(QUESTIONS), "methods": table}
+
+
 def print_table(result: dict[str, Any]) -> None:
     ing = result["ingestion"]
     print("\nIngestion (PDF -> parse -> chunk -> MiniLM int8 -> local Qdrant)")
@@ -249,6 +326,7 @@ async def main() -> None:
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--skip-ingestion", action="store_true")
     ap.add_argument("--skip-local", action="store_true")
+    ap.add_argument("--hybrid-only", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rag.json"))
     args = ap.parse_args()
     result: dict[str, Any] = {
@@ -256,6 +334,10 @@ async def main() -> None:
         "note": "search corpus is random unit vectors (384-d) over 10 organisations",
         "search": [],
     }
+    result["hybrid_eval"] = bench_hybrid()
+    print(json.dumps(result["hybrid_eval"], indent=1), flush=True)
+    if args.hybrid_only:
+        return
     if not args.skip_ingestion:
         result["ingestion"] = await bench_ingestion(args.pages)
     for size in args.sizes:
