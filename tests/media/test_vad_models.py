@@ -264,3 +264,32 @@ def test_batch_stream_reset_and_close(speech_pcm: bytes) -> None:
 def test_batch_rejects_bad_limits() -> None:
     with pytest.raises(ValueError):
         SileroBatch(max_batch=0)
+
+
+# --- the detector on real speech ----------------------------------------------------
+
+
+@pytest.mark.parametrize("make_vad", [WebRtcVad, SileroVad], ids=["webrtc", "silero"])
+def test_detector_finds_the_utterance_in_real_speech(
+    speech_pcm: bytes, make_vad: type[WebRtcVad] | type[SileroVad]
+) -> None:
+    from media.frames import AudioFrame
+    from media.vad import SpeechDetector
+
+    lead, tail = 0.6, 1.0
+    pcm = padded(speech_pcm, lead_s=lead, tail_s=tail)
+    det = SpeechDetector(make_vad())
+    events = []
+    for i, f in enumerate(frames(pcm)):
+        ev = det.process(AudioFrame(f, 16000, 10.0 + i * 0.02))
+        if ev is not None:
+            events.append(ev)
+    # The fixture's audible part (|x| > 500) spans 0.014 s to 1.726 s.
+    voice_from, voice_to = 0.014, 1.726
+    # Short pauses between words stay inside one utterance with stop_secs=0.6.
+    assert [e.kind for e in events] == ["start", "end"]
+    start, end = events
+    assert end.speech_end is not None
+    assert abs(start.speech_start - (10.0 + lead + voice_from)) < 0.15
+    assert abs(end.speech_end - (10.0 + lead + voice_to)) < 0.15
+    assert end.timestamp - end.speech_end == pytest.approx(0.6, abs=0.05)
