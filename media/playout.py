@@ -86,6 +86,11 @@ class PlayoutBuffer:
         return dropped
 
     @property
+    def frame_samples(self) -> int:
+        """Samples in one frame (``frame_size`` is in bytes)."""
+        return self.frame_size // SAMPLE_WIDTH
+
+    @property
     def queued_samples(self) -> int:
         return (len(self._buf) - self._offset) // SAMPLE_WIDTH
 

@@ -146,6 +146,7 @@ def test_overflow_is_refused_with_named_limit() -> None:
 def test_other_rates_and_frame_sizes() -> None:
     buf = PlayoutBuffer(sample_rate=8000, frame_ms=10)
     assert buf.frame_size == 160
+    assert buf.frame_samples == 80
     buf.push(ramp(80))
     frame = buf.pop_frame()
     assert frame is not None and len(frame) == 160
