@@ -285,7 +285,7 @@ class QdrantStore:
             limit=top_k,
             with_payload=True,
         )
-        hits = [_scored(point) for point in response.points]
+        hits = [scored_from_payload(p.id, p.score, p.payload) for p in response.points]
         # Belt and braces: nothing outside the scope leaves, whatever the filter did.
         return [h for h in hits if h.org_id == scope.org_id and h.kb_id in scope.kb_ids]
 
@@ -330,16 +330,17 @@ class QdrantStore:
             with_payload=True,
             with_vectors=False,
         )
-        records = [_stored(point) for point in points]
+        records = [record_from_payload(point.id, point.payload) for point in points]
         # The filter already scoped the page; re-check as search does.
         records = [r for r in records if r.org_id == org_id]
         return records, None if next_offset is None else str(next_offset)
 
 
-def _stored(point: Any) -> ChunkRecord:
-    payload: dict[str, Any] = point.payload or {}
+def record_from_payload(point_id: object, payload: dict[str, Any] | None) -> ChunkRecord:
+    """A stored point back as a record (without its vector)."""
+    payload = payload or {}
     return ChunkRecord(
-        chunk_id=str(point.id),
+        chunk_id=str(point_id),
         org_id=str(payload.get(ORG, "")),
         kb_id=str(payload.get(KB, "")),
         document_id=str(payload.get(DOC, "")),
@@ -355,11 +356,15 @@ def _stored(point: Any) -> ChunkRecord:
     )
 
 
+def require_org(org_id: str) -> None:
+    if not isinstance(org_id, str) or not org_id.strip():
+        raise InvalidScope("a non-empty organisation id is required")
+
+
 def _org_filter(org_id: str, extra: dict[str, str]) -> Any:
     from qdrant_client import models
 
-    if not isinstance(org_id, str) or not org_id.strip():
-        raise InvalidScope("a non-empty organisation id is required")
+    require_org(org_id)
     return models.Filter(
         must=[
             models.FieldCondition(key=key, match=models.MatchValue(value=value))
@@ -368,11 +373,13 @@ def _org_filter(org_id: str, extra: dict[str, str]) -> Any:
     )
 
 
-def _scored(point: Any) -> ScoredChunk:
-    payload: dict[str, Any] = point.payload or {}
+def scored_from_payload(
+    point_id: object, score: float, payload: dict[str, Any] | None
+) -> ScoredChunk:
+    payload = payload or {}
     return ScoredChunk(
-        chunk_id=str(point.id),
-        score=float(point.score),
+        chunk_id=str(point_id),
+        score=float(score),
         org_id=str(payload.get(ORG, "")),
         kb_id=str(payload.get(KB, "")),
         document_id=str(payload.get(DOC, "")),

@@ -6,18 +6,19 @@ import asyncio
 import hashlib
 import math
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from rag.catalog import InMemoryCatalog
+from rag.edge_store import EdgeStore
 from rag.errors import EmbeddingError
 from rag.jobs import JobBoard
 from rag.limits import IngestLimits
 from rag.parsing.runner import DocumentParser
 from rag.service import KnowledgeService
-from rag.store import QdrantConnection, QdrantStore
+from rag.store import QdrantConnection, QdrantStore, VectorStore
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -100,15 +101,43 @@ async def connection(tmp_path: Path) -> AsyncIterator[QdrantConnection]:
     await conn.close()
 
 
+StoreFactory = Callable[[str, int], VectorStore]
+
+
+@pytest.fixture(params=["qdrant-local", "edge"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """Stores on one backend: qdrant-client local mode on disk, or Qdrant Edge."""
+    made: list[EdgeStore] = []
+    if request.param == "edge":
+        pytest.importorskip("qdrant_edge")
+
+        def edge(model_id: str, dim: int) -> VectorStore:
+            store = EdgeStore(tmp_path / "edge", model_id, dim)
+            made.append(store)
+            return store
+
+        yield edge
+        for store in made:
+            await store.aclose()
+        return
+    conn = QdrantConnection.open(path=str(tmp_path / "qdrant"))
+
+    def local(model_id: str, dim: int) -> VectorStore:
+        return QdrantStore(conn, model_id, dim)
+
+    yield local
+    await conn.close()
+
+
 @pytest.fixture
 async def service(
-    connection: QdrantConnection,
+    make_store: StoreFactory,
     fake_embedder: FakeEmbedder,
     parser: DocumentParser,
     limits: IngestLimits,
 ) -> AsyncIterator[KnowledgeService]:
     svc = KnowledgeService(
-        QdrantStore(connection, fake_embedder.model_id, fake_embedder.dim),
+        make_store(fake_embedder.model_id, fake_embedder.dim),
         fake_embedder,
         catalog=InMemoryCatalog(),
         parser=parser,

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from rag.edge_store import EdgeStore
 from rag.errors import (
     ArchiveBomb,
     EmbeddingError,
@@ -20,7 +21,7 @@ from rag.limits import IngestLimits
 from rag.service import KnowledgeService
 from rag.store import QdrantConnection, QdrantStore
 from rag.tool import TOOL_NAME, format_context, run_search_tool, search_tool_spec
-from tests.rag.conftest import FakeEmbedder
+from tests.rag.conftest import FakeEmbedder, StoreFactory
 from tests.rag.ragdocs import make_csv, make_docx, make_json, make_pdf, make_zip_bomb
 
 ORG, OTHER, KB = "org-a", "org-b", "kb-main"
@@ -150,11 +151,11 @@ async def test_uploads_refused_up_front(service: KnowledgeService) -> None:
 
 
 async def test_file_and_organisation_size_limits(
-    connection: QdrantConnection, fake_embedder: FakeEmbedder
+    make_store: StoreFactory, fake_embedder: FakeEmbedder
 ) -> None:
     limits = IngestLimits(max_file_bytes=100, max_org_bytes=150)
     service = KnowledgeService(
-        QdrantStore(connection, fake_embedder.model_id, fake_embedder.dim),
+        make_store(fake_embedder.model_id, fake_embedder.dim),
         fake_embedder,
         limits=limits,
     )
@@ -223,10 +224,10 @@ async def test_search_tool_and_cited_context(service: KnowledgeService) -> None:
     assert context.splitlines()[1].startswith("[1] (handbook.pdf p. 2) Warranty Every blender")
 
 
-async def test_queue_is_bounded(connection: QdrantConnection, fake_embedder: FakeEmbedder) -> None:
+async def test_queue_is_bounded(make_store: StoreFactory, fake_embedder: FakeEmbedder) -> None:
     fake_embedder.delay_s = 0.5
     service = KnowledgeService(
-        QdrantStore(connection, fake_embedder.model_id, fake_embedder.dim),
+        make_store(fake_embedder.model_id, fake_embedder.dim),
         fake_embedder,
         jobs=JobBoard(workers=1, max_queued=1),
     )
@@ -247,18 +248,19 @@ def test_store_and_embedder_must_agree(
     connection: QdrantConnection, fake_embedder: FakeEmbedder
 ) -> None:
     with pytest.raises(ValueError, match="embedder"):
-        KnowledgeService(QdrantStore(connection, "other-model", 64), fake_embedder)
+        KnowledgeService(QdrantStore(connection, "other-model", 1024), fake_embedder)
 
 
 async def test_model_change_uses_a_new_collection_and_reindexes(
-    service: KnowledgeService, connection: QdrantConnection
+    service: KnowledgeService, make_store: StoreFactory
 ) -> None:
     await ingest_and_wait(service, "handbook.pdf", handbook_pdf(), category="policies")
     await ingest_and_wait(service, "other.txt", b"Other org text.", org=OTHER)
     old_count = await service.store.count(ORG)
     new_embedder = FakeEmbedder(dim=512, model_id="fake-bow-v2")
-    new_store = QdrantStore(connection, new_embedder.model_id, new_embedder.dim)
-    assert isinstance(service.store, QdrantStore)
+    new_store = make_store(new_embedder.model_id, new_embedder.dim)
+    assert isinstance(service.store, QdrantStore | EdgeStore)
+    assert isinstance(new_store, QdrantStore | EdgeStore)
     assert new_store.collection != service.store.collection
     upgraded = KnowledgeService(new_store, new_embedder, catalog=service.catalog)
     try:

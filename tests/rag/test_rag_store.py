@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.edge_store import EdgeStore
 from rag.errors import InvalidScope
 from rag.store import ChunkRecord, QdrantConnection, QdrantStore, Scope, collection_name
+from tests.rag.conftest import StoreFactory
 
 
 def record(org: str, kb: str, doc: str, vector: list[float], text: str = "t") -> ChunkRecord:
@@ -27,8 +29,8 @@ def record(org: str, kb: str, doc: str, vector: list[float], text: str = "t") ->
     )
 
 
-async def test_org_b_never_sees_org_a_points_on_local_qdrant(connection: QdrantConnection) -> None:
-    store = QdrantStore(connection, "m", 3)
+async def test_org_b_never_sees_org_a_points_on_local_qdrant(make_store: StoreFactory) -> None:
+    store = make_store("m", 3)
     # Same kb id and identical vectors in both organisations: only the org filter separates them.
     await store.upsert([record("org-a", "kb", "secret", [1, 0, 0], "A's secret")])
     await store.upsert([record("org-b", "kb", "public", [0.9, 0.1, 0], "B's text")])
@@ -42,8 +44,8 @@ async def test_org_b_never_sees_org_a_points_on_local_qdrant(connection: QdrantC
     assert await store.search(Scope("org-c", ("kb",)), [1, 0, 0], top_k=10) == []
 
 
-async def test_kb_and_category_filters(connection: QdrantConnection) -> None:
-    store = QdrantStore(connection, "m", 3)
+async def test_kb_and_category_filters(make_store: StoreFactory) -> None:
+    store = make_store("m", 3)
     await store.upsert(
         [record("o", "kb1", "d1", [1, 0, 0], "one"), record("o", "kb2", "d2", [1, 0, 0], "two")]
     )
@@ -63,8 +65,8 @@ def test_a_scope_cannot_be_built_without_org_and_kb(org: object, kbs: object) ->
         Scope(org, kbs)  # type: ignore[arg-type]
 
 
-async def test_search_without_a_scope_object_is_refused(connection: QdrantConnection) -> None:
-    store = QdrantStore(connection, "m", 3)
+async def test_search_without_a_scope_object_is_refused(make_store: StoreFactory) -> None:
+    store = make_store("m", 3)
     with pytest.raises(InvalidScope):
         await store.search("org-a", [1, 0, 0], 5)  # type: ignore[arg-type]
     with pytest.raises(InvalidScope):
@@ -74,9 +76,9 @@ async def test_search_without_a_scope_object_is_refused(connection: QdrantConnec
 
 
 async def test_delete_by_document_and_by_knowledge_base_removes_vectors(
-    connection: QdrantConnection,
+    make_store: StoreFactory,
 ) -> None:
-    store = QdrantStore(connection, "m", 3)
+    store = make_store("m", 3)
     await store.upsert(
         [
             record("o", "kb1", "d1", [1, 0, 0]),
@@ -96,9 +98,10 @@ async def test_delete_by_document_and_by_knowledge_base_removes_vectors(
     assert await store.count("other") == 1
 
 
-async def test_collection_per_embedding_model(connection: QdrantConnection) -> None:
-    old = QdrantStore(connection, "all-MiniLM-L6-v2-onnx-int8", 3)
-    new = QdrantStore(connection, "openai:text-embedding-3-small", 3)
+async def test_collection_per_embedding_model(make_store: StoreFactory) -> None:
+    old = make_store("all-MiniLM-L6-v2-onnx-int8", 3)
+    new = make_store("openai:text-embedding-3-small", 3)
+    assert isinstance(old, QdrantStore | EdgeStore) and isinstance(new, QdrantStore | EdgeStore)
     assert old.collection == "cap_chunks__all-minilm-l6-v2-onnx-int8__3"
     assert new.collection != old.collection
     assert collection_name("cap_chunks", "m", 3) != collection_name("cap_chunks", "m", 4)
@@ -107,6 +110,34 @@ async def test_collection_per_embedding_model(connection: QdrantConnection) -> N
     assert await old.count("o") == 1
     with pytest.raises(ValueError, match="vector of size 2"):
         await old.upsert([record("o", "kb", "d", [1, 0])])
+
+
+async def test_edge_points_persist_on_disk(tmp_path: Path) -> None:
+    pytest.importorskip("qdrant_edge")
+    store = EdgeStore(tmp_path, "m", 3)
+    await store.upsert([record("o", "kb", "d", [1, 0, 0])])
+    await store.aclose()
+    reopened = EdgeStore(tmp_path, "m", 3)
+    try:
+        assert await reopened.count("o") == 1
+        hits = await reopened.search(Scope("o", ("kb",)), [1, 0, 0], 1)
+        assert hits[0].document_id == "d"
+    finally:
+        await reopened.aclose()
+
+
+async def test_scroll_pages_through_one_organisation(make_store: StoreFactory) -> None:
+    store = make_store("m", 3)
+    await store.upsert([record("o", "kb", f"d{i}", [1, 0, i]) for i in range(5)])
+    await store.upsert([record("x", "kb", "dx", [1, 0, 0])])
+    seen: list[str] = []
+    offset: str | None = None
+    while True:
+        page, offset = await store.scroll_chunks("o", offset, limit=2)
+        seen.extend(r.document_id for r in page)
+        if offset is None:
+            break
+    assert sorted(seen) == [f"d{i}" for i in range(5)]
 
 
 async def test_points_persist_on_disk(tmp_path: Path) -> None:
