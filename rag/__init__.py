@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rag.catalog import DocumentCatalog, DocumentRecord, InMemoryCatalog, SqliteCatalog
     from rag.chunking import Chunk, ChunkingConfig
     from rag.defaults import open_knowledge_service
+    from rag.edge_store import EdgeStore
     from rag.embeddings.base import Embedder
     from rag.errors import (
         ArchiveBomb,
@@ -43,6 +44,7 @@ _EXPORTS = {
     "Chunk": "rag.chunking",
     "ChunkingConfig": "rag.chunking",
     "open_knowledge_service": "rag.defaults",
+    "EdgeStore": "rag.edge_store",
     "Embedder": "rag.embeddings.base",
     "ArchiveBomb": "rag.errors",
     "EmbeddingError": "rag.errors",
@@ -79,6 +81,7 @@ __all__ = [
     "ChunkingConfig",
     "DocumentCatalog",
     "DocumentRecord",
+    "EdgeStore",
     "Embedder",
     "EmbeddingError",
     "Hit",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Literal
 
 from rag.catalog import SqliteCatalog
 from rag.chunking import ChunkingConfig
@@ -11,7 +13,11 @@ from rag.jobs import JobBoard
 from rag.limits import IngestLimits
 from rag.parsing.runner import DocumentParser
 from rag.service import KnowledgeService
-from rag.store import QdrantConnection, QdrantStore
+from rag.store import QdrantConnection, QdrantStore, VectorStore
+
+#: "qdrant-local": qdrant-client local mode (the default, brute force in Python);
+#: "edge": Qdrant Edge in-process (HNSW; needs `qdrant-edge-py`).
+EmbeddedBackend = Literal["qdrant-local", "edge"]
 
 
 def open_knowledge_service(
@@ -19,36 +25,59 @@ def open_knowledge_service(
     *,
     qdrant_url: str | None = None,
     qdrant_api_key: str | None = None,
+    embedded_backend: EmbeddedBackend = "qdrant-local",
     embedder: Embedder | None = None,
     limits: IngestLimits | None = None,
     chunking: ChunkingConfig | None = None,
     workers: int = 2,
     max_queued: int = 100,
-) -> tuple[KnowledgeService, QdrantConnection]:
-    """The service on `data_dir` (catalog.sqlite, and qdrant/ unless a URL is given).
-
-    Returns the connection too: close it after `service.aclose()`.
-    Must be called inside a running event loop.
+) -> KnowledgeService:
+    """The service on `data_dir`: catalog.sqlite, plus the vectors under qdrant/ (or
+    edge/) unless `qdrant_url` points at a server. Call inside a running event loop;
+    `await service.aclose()` releases everything, the embedder included.
     """
     root = Path(data_dir)
     root.mkdir(parents=True, exist_ok=True)
+    hooks: list[Callable[[], Awaitable[None]]] = []
     if embedder is None:
         from rag.embeddings.onnx_minilm import MiniLMEmbedder
 
-        embedder = MiniLMEmbedder()
-    connection = (
-        QdrantConnection.open(url=qdrant_url, api_key=qdrant_api_key)
-        if qdrant_url
-        else QdrantConnection.open(path=str(root / "qdrant"))
-    )
+        minilm = MiniLMEmbedder()
+        embedder = minilm
+
+        async def close_embedder() -> None:
+            minilm.close()
+
+        hooks.append(close_embedder)
+    store: VectorStore
+    if qdrant_url is None and embedded_backend == "edge":
+        from rag.edge_store import EdgeStore
+
+        edge = EdgeStore(root / "edge", embedder.model_id, embedder.dim)
+        store = edge
+        hooks.insert(0, edge.aclose)
+    else:
+        connection = (
+            QdrantConnection.open(url=qdrant_url, api_key=qdrant_api_key)
+            if qdrant_url
+            else QdrantConnection.open(path=str(root / "qdrant"))
+        )
+        store = QdrantStore(connection, embedder.model_id, embedder.dim)
+        hooks.insert(0, connection.close)
+    catalog = SqliteCatalog(root / "catalog.sqlite")
+
+    async def close_catalog() -> None:
+        catalog.close()
+
+    hooks.append(close_catalog)
     limits = limits or IngestLimits()
-    service = KnowledgeService(
-        QdrantStore(connection, embedder.model_id, embedder.dim),
+    return KnowledgeService(
+        store,
         embedder,
-        catalog=SqliteCatalog(root / "catalog.sqlite"),
+        catalog=catalog,
         parser=DocumentParser(limits, processes=max(1, workers // 2)),
         jobs=JobBoard(workers=workers, max_queued=max_queued),
         limits=limits,
         chunking=chunking,
+        on_close=hooks,
     )
-    return service, connection

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rag.catalog import DocumentCatalog, DocumentRecord, DocumentState, InMemoryCatalog
@@ -103,6 +103,7 @@ class KnowledgeService:
         jobs: JobBoard | None = None,
         limits: IngestLimits | None = None,
         chunking: ChunkingConfig | None = None,
+        on_close: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         if (store.model_id, store.dim) != (embedder.model_id, embedder.dim):
             raise ValueError(
@@ -117,6 +118,7 @@ class KnowledgeService:
         self.jobs = jobs or JobBoard()
         self.chunking = chunking or ChunkingConfig()
         self.stats = RetrievalStats()
+        self._on_close = list(on_close)
         # Serialises the quota/dedup check-and-reserve per process.
         self._admission = asyncio.Lock()
 
@@ -366,5 +368,8 @@ class KnowledgeService:
         return hits
 
     async def aclose(self) -> None:
+        """Stop the job workers and the parser processes, then run `on_close` hooks."""
         await self.jobs.aclose()
         self.parser.close()
+        for hook in self._on_close:
+            await hook()

@@ -9,21 +9,21 @@ from pathlib import Path
 import pytest
 
 from rag.defaults import open_knowledge_service
-from rag.embeddings.onnx_minilm import MiniLMEmbedder
 from rag.jobs import JobStatus
 from rag.service import KnowledgeService
 from rag.tool import format_context
 from tests.rag.ragdocs import make_csv, make_pdf
 
 
-@pytest.fixture
-async def minilm_service(tmp_path: Path) -> AsyncIterator[KnowledgeService]:
-    embedder = MiniLMEmbedder()
-    service, connection = open_knowledge_service(tmp_path, embedder=embedder)
+@pytest.fixture(params=["qdrant-local", "edge"])
+async def minilm_service(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[KnowledgeService]:
+    if request.param == "edge":
+        pytest.importorskip("qdrant_edge")
+    service = open_knowledge_service(tmp_path, embedded_backend=request.param)
     yield service
     await service.aclose()
-    await connection.close()
-    embedder.close()
 
 
 @pytest.mark.slow
@@ -67,5 +67,5 @@ async def test_open_knowledge_service_wires_a_persistent_catalog(
     async with asyncio.timeout(60):
         await minilm_service.wait_for_job("acme", job.job_id)
     assert (tmp_path / "catalog.sqlite").is_file()
-    assert (tmp_path / "qdrant").is_dir()
+    assert (tmp_path / "qdrant").is_dir() or (tmp_path / "edge").is_dir()
     assert [d.filename for d in await minilm_service.list_documents("acme", "kb")] == ["a.txt"]
