@@ -44,11 +44,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_platform(app, settings)
     parts.append(platform_lifespan)  # first: the database is up before voice starts
 
+    from control_plane.ops.routes import router as ops_router
     from control_plane.voice.routes import router as voice_router
     from control_plane.voice.setup import voice_lifespan
 
     parts.append(voice_lifespan)
     app.include_router(voice_router)
+    app.include_router(ops_router)
+    from telephony.routes import router as telephony_router
+
+    app.include_router(telephony_router)
     from control_plane.webrtc.mount import mount as mount_webrtc
 
     mount_webrtc(app, parts)

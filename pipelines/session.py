@@ -330,7 +330,7 @@ class VoiceSession:
         if (
             run is not None
             and not run.synthesis_done
-            and self._playout.queued_samples < self._playout.frame_size // 2
+            and self._playout.queued_samples < self._playout.frame_samples
         ):
             # Underrun mid-reply: wait for a whole frame rather than play a padded one.
             return

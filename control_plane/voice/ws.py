@@ -37,7 +37,7 @@ from control_plane.voice.protocol import (
     client_message,
 )
 from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
-from media.frames import PIPELINE_RATE, AudioFrame
+from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
 from media.transcode import InboundAudio, OutboundAudio
 from pipelines.events import AgentInterrupted, SessionEvent, to_wire
 from pipelines.session import VoiceSession
@@ -45,6 +45,7 @@ from pipelines.session import VoiceSession
 log = logging.getLogger(__name__)
 
 TRANSPORT = "websocket"
+FRAME_SECS = FRAME_MS / 1000
 OUTBOX_LIMIT = 2000  # events + 20 ms audio frames: ~40 s of backlog
 
 
@@ -114,9 +115,11 @@ class VoiceConnection:
                 f"audio message of {len(data)} bytes exceeds {MAX_AUDIO_MESSAGE_BYTES}",
             )
             return
+        frames = self.inbound.push(data)
+        # The message's audio ended on arrival: date each frame back from now.
         now = asyncio.get_running_loop().time()
-        for pcm in self.inbound.push(data):
-            self.session.push_audio(AudioFrame(pcm, PIPELINE_RATE, now))
+        for back, pcm in zip(range(len(frames), 0, -1), frames, strict=True):
+            self.session.push_audio(AudioFrame(pcm, PIPELINE_RATE, now - back * FRAME_SECS))
 
     async def _on_text(self, text: str) -> bool:
         if len(text.encode()) > MAX_TEXT_MESSAGE_BYTES:

@@ -1,0 +1,1 @@
+"""Ops surfaces: Prometheus metrics, the latency dashboard and per-call timelines."""

@@ -1,0 +1,57 @@
+"""Ops surfaces reflect real turns: metrics, latency summary, per-call timelines."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from control_plane.ops.latency import percentile
+
+
+def run_text_turn(client: TestClient, text: str) -> str:
+    with client.websocket_connect("/v1/ws") as ws:
+        ws.send_json({"type": "session.start"})
+        session_id = ""
+        ws.send_json({"type": "input.text", "text": text})
+        while True:
+            message = ws.receive()
+            if message.get("text"):
+                event = json.loads(message["text"])
+                if event["type"] == "session.started":
+                    session_id = event["session_id"]
+                if event["type"] == "turn.metrics":
+                    return session_id
+
+
+def test_latency_summary_and_timelines_follow_the_turns(client: TestClient) -> None:
+    assert client.get("/v1/ops/latency").json()["turns"] == 0
+    first = run_text_turn(client, "one")
+    run_text_turn(client, "two")
+    summary = client.get("/v1/ops/latency").json()
+    assert summary["turns"] == 2
+    assert summary["spans"]["llm_first_token"]["count"] == 2
+    assert summary["spans"]["llm_first_token"]["p50_ms"] > 0
+    # Text turns have no speech, so no voice-to-voice figure.
+    assert summary["spans"]["voice_to_voice"]["count"] == 0
+    timelines = client.get("/v1/ops/turns", params={"session_id": first}).json()
+    assert len(timelines) == 1
+    marks = timelines[0]["marks_ms"]
+    assert list(marks)[0] == "llm_request" and "first_audio_out" in marks
+    assert client.get("/v1/ops/turns", params={"limit": 0}).status_code == 422
+    page = client.get("/dashboard/latency")
+    assert page.status_code == 200 and "/v1/ops/latency" in page.text
+
+
+def test_prometheus_metrics_count_sessions_and_bad_messages(client: TestClient) -> None:
+    with client.websocket_connect("/v1/ws") as ws:
+        ws.send_text("{bad")
+        ws.receive_text()
+    body = client.get("/metrics").text
+    assert 'cap_voice_bad_messages_total{code="invalid_json",transport="websocket"}' in body
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5
+    assert percentile([5], 0.95) == 5
+    assert percentile([10, 0], 1.0) == 10
