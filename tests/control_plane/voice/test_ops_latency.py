@@ -37,7 +37,7 @@ def test_latency_summary_and_timelines_follow_the_turns(client: TestClient) -> N
     timelines = client.get("/v1/ops/turns", params={"session_id": first}).json()
     assert len(timelines) == 1
     marks = timelines[0]["marks_ms"]
-    assert list(marks)[0] == "llm_request" and "first_audio_out" in marks
+    assert next(iter(marks)) == "llm_request" and "first_audio_out" in marks
     assert client.get("/v1/ops/turns", params={"limit": 0}).status_code == 422
     page = client.get("/dashboard/latency")
     assert page.status_code == 200 and "/v1/ops/latency" in page.text

@@ -56,7 +56,9 @@ def stream(ws: WebSocketTestSession, pcm: bytes) -> None:
             time.sleep(delay)
 
 
-def collect(ws: WebSocketTestSession, until: str, limit: int = 5000) -> tuple[list[dict[str, Any]], int]:
+def collect(
+    ws: WebSocketTestSession, until: str, limit: int = 5000
+) -> tuple[list[dict[str, Any]], int]:
     events: list[dict[str, Any]] = []
     audio = 0
     for _ in range(limit):
