@@ -90,6 +90,8 @@ class RetrievalStats:
     #: Budget exceeded: the turn went on without knowledge.
     misses: int = 0
     errors: int = 0
+    #: Not started because earlier over-budget searches are still running.
+    shed: int = 0
 
 
 class KnowledgeService:
@@ -104,6 +106,7 @@ class KnowledgeService:
         limits: IngestLimits | None = None,
         chunking: ChunkingConfig | None = None,
         on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+        max_turn_searches_in_flight: int = 4,
     ) -> None:
         if (store.model_id, store.dim) != (embedder.model_id, embedder.dim):
             raise ValueError(
@@ -119,6 +122,8 @@ class KnowledgeService:
         self.chunking = chunking or ChunkingConfig()
         self.stats = RetrievalStats()
         self._on_close = list(on_close)
+        self._max_turn_inflight = max_turn_searches_in_flight
+        self._turn_tasks: set[asyncio.Task[list[Hit]]] = set()
         # Serialises the quota/dedup check-and-reserve per process.
         self._admission = asyncio.Lock()
 
@@ -351,24 +356,48 @@ class KnowledgeService:
 
         Past the budget it returns [] and counts a miss; any error returns [] and
         counts an error. The caller's turn goes on without knowledge either way.
+        An over-budget search is left to finish in the background (its thread
+        cannot be interrupted anyway), and while `max_turn_searches_in_flight` of
+        those are running new turns are shed at once instead of queueing behind
+        them: a slow store degrades to "no knowledge", never to growing latency.
         """
         if not kb_ids or not query.strip():
             return []
-        try:
-            async with asyncio.timeout(budget_ms / 1000):
-                hits = await self.search(org_id, kb_ids, query, top_k, category)
-        except TimeoutError:
+        if len(self._turn_tasks) >= self._max_turn_inflight:
+            self.stats.shed += 1
+            return []
+        task = asyncio.get_running_loop().create_task(
+            self.search(org_id, kb_ids, query, top_k, category), name="rag-turn-search"
+        )
+        self._turn_tasks.add(task)
+        task.add_done_callback(self._turn_search_done)
+        done, _ = await asyncio.wait({task}, timeout=budget_ms / 1000)
+        if not done:
             self.stats.misses += 1
             return []
-        except Exception:
-            log.warning("retrieval failed for org %s", org_id, exc_info=True)
+        if task.exception() is not None:
+            log.warning("retrieval failed for org %s: %r", org_id, task.exception())
             self.stats.errors += 1
             return []
         self.stats.served += 1
-        return hits
+        return task.result()
+
+    @property
+    def pending_turn_searches(self) -> frozenset[asyncio.Task[list[Hit]]]:
+        """Over-budget turn searches still running in the background."""
+        return frozenset(self._turn_tasks)
+
+    def _turn_search_done(self, task: asyncio.Task[list[Hit]]) -> None:
+        self._turn_tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here so an abandoned failure is not reported
 
     async def aclose(self) -> None:
         """Stop the job workers and the parser processes, then run `on_close` hooks."""
+        for task in list(self._turn_tasks):
+            task.cancel()
+        if self._turn_tasks:
+            await asyncio.wait(set(self._turn_tasks), timeout=5)
         await self.jobs.aclose()
         self.parser.close()
         for hook in self._on_close:

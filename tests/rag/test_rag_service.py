@@ -204,6 +204,34 @@ async def test_retrieve_for_turn_returns_empty_past_the_budget(
     assert (service.stats.served, service.stats.misses, service.stats.errors) == (1, 1, 1)
 
 
+async def test_slow_store_sheds_turn_searches_instead_of_queueing(
+    make_store: StoreFactory, fake_embedder: FakeEmbedder
+) -> None:
+    service = KnowledgeService(
+        make_store(fake_embedder.model_id, fake_embedder.dim),
+        fake_embedder,
+        max_turn_searches_in_flight=2,
+    )
+    try:
+        fake_embedder.delay_s = 0.5
+        for _ in range(2):
+            assert await service.retrieve_for_turn(ORG, [KB], "hours", budget_ms=10) == []
+        assert fake_embedder.calls == 2
+        # Two abandoned searches still run: the third turn is shed without starting one.
+        assert await service.retrieve_for_turn(ORG, [KB], "hours", budget_ms=1000) == []
+        assert fake_embedder.calls == 2
+        assert (service.stats.misses, service.stats.shed) == (2, 1)
+        fake_embedder.delay_s = 0.0
+        assert len(service.pending_turn_searches) == 2
+        async with asyncio.timeout(5):
+            await asyncio.wait(service.pending_turn_searches)
+        assert not service.pending_turn_searches
+        await service.retrieve_for_turn(ORG, [KB], "hours", budget_ms=1000)
+        assert service.stats.served == 1
+    finally:
+        await service.aclose()
+
+
 async def test_search_tool_and_cited_context(service: KnowledgeService) -> None:
     await ingest_and_wait(service, "handbook.pdf", handbook_pdf())
     spec = search_tool_spec()
