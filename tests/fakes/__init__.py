@@ -10,9 +10,10 @@ from tests.fakes.deepgram_server import DeepgramFake
 from tests.fakes.elevenlabs_server import ElevenLabsFake
 from tests.fakes.llm_script import LLMScript, ScriptedTool
 from tests.fakes.openai_server import OpenAIFake
-from tests.fakes.server import FakeServer, FaultKnobs, RecordedRequest
+from tests.fakes.server import TEST_API_KEY, FakeServer, FaultKnobs, RecordedRequest
 
 __all__ = [
+    "TEST_API_KEY",
     "AnthropicFake",
     "DeepgramFake",
     "ElevenLabsFake",

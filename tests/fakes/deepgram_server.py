@@ -60,6 +60,8 @@ class DeepgramFake(FakeServer):
         self.chars_per_second = 16.0
         self.chunk_bytes = 4801
         self.open_sockets = 0
+        # Raw text frames sent right after the handshake (malformed-input tests).
+        self.inject_messages: list[str] = []
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/v1/listen", self.listen), web.post("/v1/speak", self.speak)]
@@ -150,6 +152,8 @@ class _ListenSession:
         self.out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     async def run(self) -> None:
+        for raw in self.fake.inject_messages:
+            await self.ws.send_str(raw)
         sender = asyncio.create_task(self._send_loop())
         try:
             await self._receive_loop()
@@ -174,7 +178,13 @@ class _ListenSession:
             else:
                 return
 
-    def _on_audio(self, pcm: bytes) -> None:
+    def _on_audio(self, data: bytes) -> None:
+        # Judge speech per 20 ms slice, whatever the client's message sizes.
+        step = self.rate // 50 * 2
+        for start in range(0, len(data), step):
+            self._on_slice(data[start : start + step])
+
+    def _on_slice(self, pcm: bytes) -> None:
         seconds = len(pcm) / 2 / self.rate
         self.audio_s += seconds
         if is_silent(pcm):
@@ -187,7 +197,7 @@ class _ListenSession:
                 self._emit({"type": "SpeechStarted", "channel": [0], "timestamp": self.audio_s})
         self.silence_run = 0.0
         self.speech_s += seconds
-        heard = min(len(self.words), int(self.speech_s / self.fake.word_seconds))
+        heard = min(len(self.words), int(self.speech_s / self.fake.word_seconds + 1e-9))
         if heard > self.heard:
             self.heard = heard
             self.last_word_end = self.audio_s

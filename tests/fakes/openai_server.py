@@ -148,15 +148,19 @@ class OpenAIFake(FakeServer):
     async def transcriptions(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         upload = form.get("file")
+        audio: bytes | None = None
+        if isinstance(upload, web.FileField):
+            with upload.file:  # aiohttp spools uploads to a temp file: close it now
+                audio = upload.file.read()
         fields = {k: str(v) for k, v in form.items() if k != "file"}
         await self.record(request, fields)
         await self.before_first_byte()
         if (err := self._auth_error(request)) is not None:
             return err
-        if not isinstance(upload, web.FileField) or not fields.get("model"):
+        if audio is None or not fields.get("model"):
             return error_response(400, "'file' and 'model' are required.")
         try:
-            with wave.open(io.BytesIO(upload.file.read()), "rb") as wav:
+            with wave.open(io.BytesIO(audio), "rb") as wav:
                 seconds = wav.getnframes() / wav.getframerate()
         except (wave.Error, EOFError):
             return error_response(400, "Invalid file format.")

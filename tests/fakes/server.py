@@ -15,6 +15,9 @@ from typing import Any, Self
 
 from aiohttp import web
 
+# A recognisable fake key: tests assert it never shows up in logs, reprs or errors.
+TEST_API_KEY = "sk-test-4f1c9b7e2d"
+
 
 @dataclass
 class FaultKnobs:
@@ -49,7 +52,7 @@ class FakeServer:
 
     name = "fake"
 
-    def __init__(self, *, api_key: str = "test-key", knobs: FaultKnobs | None = None) -> None:
+    def __init__(self, *, api_key: str = TEST_API_KEY, knobs: FaultKnobs | None = None) -> None:
         self.api_key = api_key
         self.knobs = knobs or FaultKnobs()
         self.requests: list[RecordedRequest] = []

@@ -46,7 +46,9 @@ class ElevenLabsTTS(CloudTTS):
         self._max_retries = max_retries
         # Our own HTTP client, so aclose() releases its connections.
         self._http = httpx.AsyncClient(timeout=timeout)
-        self._client = AsyncElevenLabs(api_key=api_key, base_url=base_url, httpx_client=self._http)
+        self._client = AsyncElevenLabs(
+            api_key=api_key, base_url=base_url, timeout=timeout, httpx_client=self._http
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -14,9 +14,15 @@ _ROOT = str(Path(__file__).resolve().parents[4])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.fakes import AnthropicFake, DeepgramFake, ElevenLabsFake, OpenAIFake  # noqa: E402
+from tests.fakes import (  # noqa: E402
+    TEST_API_KEY,
+    AnthropicFake,
+    DeepgramFake,
+    ElevenLabsFake,
+    OpenAIFake,
+)
 
-API_KEY = "sk-test-4f1c9b7e2d"
+API_KEY = TEST_API_KEY
 
 
 @pytest.fixture
