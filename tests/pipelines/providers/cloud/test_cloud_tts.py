@@ -54,7 +54,7 @@ async def synth(tts: CloudTTS, text: str = TEXT) -> list[bytes]:
 async def test_streams_whole_samples_of_the_right_speech(
     tts_pair: tuple[FakeServer, Callable[..., CloudTTS]],
 ) -> None:
-    fake, make = tts_pair
+    _, make = tts_pair
     tts = make()
     chunks = await synth(tts)
     assert len(chunks) > 1  # streamed, not buffered
