@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the whole platform in one process")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--agent-file", default=None, help="TOML/JSON agent for voice sessions")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -23,12 +24,31 @@ def _serve(args: argparse.Namespace) -> int:
 
     from control_plane.app import create_app
     from control_plane.settings import Settings
+    from pipelines.providers.local import offline_stack_status
 
     settings = Settings()
+    if args.agent_file:
+        settings = settings.model_copy(update={"agent_file": args.agent_file})
     host = args.host or settings.host
     port = args.port or settings.port
-    print(f"CAP listening on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, loop="uvloop", ws="websockets")
+    base = f"http://{host}:{port}"
+    print("CAP voice agents platform")
+    for stage, status in offline_stack_status().items():
+        print(f"  offline {stage}: {status}")
+    print(f"  widget demo:        {base}/widget/demo")
+    print(f"  latency dashboard:  {base}/dashboard/latency")
+    print(f"  API docs:           {base}/docs")
+    print(f"  voice WebSocket:    ws://{host}:{port}/v1/ws  (docs/websocket-protocol.md)")
+    print(f"  Twilio voice hook:  {settings.public_url or base}/telephony/twilio/voice")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        ws="websockets-sansio",
+        ws_max_size=1024 * 1024,
+        log_level=settings.log_level,
+    )
     return 0
 
 

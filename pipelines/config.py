@@ -25,7 +25,7 @@ class ConversationConfig:
     max_tool_rounds: int = 3
     tool_timeout: float = 5.0
     # Wait this long after end of speech for the STT final before giving up.
-    stt_final_timeout: float = 2.0
+    stt_final_timeout: float = 3.0
     # Audio kept from before the VAD confirmed speech, so STT hears the onset.
     preroll_secs: float = 0.3
     # Budget for knowledge retrieval inside a turn; a miss never stalls the voice.

@@ -238,6 +238,13 @@ class VoiceSession:
                     self._listening_turn.mark("stt_final", self.loop.time())
                     self._listening_turn.add_usage("stt_seconds", result.audio_seconds)
                 self._flushes_outstanding = max(0, self._flushes_outstanding - 1)
+                if (
+                    self._turns.state is TurnState.LISTENING
+                    and self._pending_text
+                    and self._reply is None
+                ):
+                    # A final that came after its timeout still deserves an answer.
+                    self._set_state(TurnState.THINKING)
                 self._maybe_commit()
         except asyncio.CancelledError:
             raise

@@ -75,6 +75,27 @@ class VoiceRuntime:
         self.sessions.clear()
         await self.clock.aclose()
 
+    async def warm_up(self) -> None:
+        """Load the local models of the known agents now, not on the first call."""
+        for spec in self.agents.values():
+            for specs, build in (
+                (spec.stt, self.registry.stt),
+                (spec.llm, self.registry.llm),
+                (spec.tts, self.registry.tts),
+            ):
+                try:
+                    provider = build(specs)
+                    warm = getattr(provider, "warm_up", None)
+                    if warm is not None:
+                        await warm()
+                except Exception as exc:
+                    log.warning(
+                        "could not prepare %s providers of agent %s: %s",
+                        [p.name for p in specs],
+                        spec.id,
+                        exc,
+                    )
+
     async def resolve(self, agent_id: str, credential: str | None) -> AgentSpec:
         if self.resolver is not None:
             return await self.resolver(agent_id, credential)

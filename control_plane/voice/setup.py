@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,7 +40,11 @@ async def voice_lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(app.state.settings)
         app.state.voice = runtime
     await runtime.start()
+    warm = asyncio.create_task(runtime.warm_up())
     try:
         yield
     finally:
+        warm.cancel()
+        with contextlib.suppress(BaseException):
+            await warm
         await runtime.aclose()

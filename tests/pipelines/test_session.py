@@ -186,3 +186,17 @@ def test_tool_call_result_feeds_the_answer() -> None:
             assert h.tts.spoken == ["We are open until friday 9pm."]
 
     run_virtual(main())
+
+
+def test_a_final_arriving_after_its_timeout_is_still_answered() -> None:
+    async def main() -> None:
+        stt = FakeSTT(["late words"], FakeSTTKnobs(final_latency=4.0))
+        async with Harness(stt=stt) as h:
+            await h.say(0.5, then_silence=3.8)
+            # End confirmed at 1.1 s; gave up waiting at 4.1 s; the final lands at 5.1 s.
+            assert h.s.state is TurnState.LISTENING
+            await h.feed(6.0, voiced=False)
+            assert h.s.history[0] == ChatMessage("user", "late words")
+            assert h.s.history[1].content.startswith("You said: late words.")
+
+    run_virtual(main())
