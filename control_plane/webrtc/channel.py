@@ -7,6 +7,8 @@ the session starts with the HTTP offer instead of ``session.start``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -80,6 +82,18 @@ class EventChannel:
         self._channel = channel
         while self._pending:
             self._write(self._pending.popleft())
+
+    async def drain(self, within: float) -> None:
+        """Give queued events (the goodbye) up to ``within`` seconds to leave."""
+        channel = self._channel
+        if channel is None or channel.readyState != "open" or channel.bufferedAmount == 0:
+            return
+        drained = asyncio.Event()
+        channel.bufferedAmountLowThreshold = 0
+        channel.once("bufferedamountlow", drained.set)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await drained.wait()
 
     def detach(self) -> None:
         self._channel = None

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 TRANSPORT = "webrtc"
 FRAME_SECS = FRAME_MS / 1000
 WATCHDOG_INTERVAL = 0.5  # how often timeouts are checked (one timer per call)
+GOODBYE_SECONDS = 0.25  # for session.ended to leave before the connection closes
 
 CloseReason = Literal[
     "hangup",
@@ -143,20 +144,22 @@ class WebRtcPeer:
         pc.on("connectionstatechange", self._on_connection_state)
         pc.on("track", self._on_track)
         pc.on("datachannel", self._on_datachannel)
+        # Our transceiver exists before the offer is applied so that its codec
+        # preference (Opus only) shapes the negotiation.
+        transceiver = pc.addTransceiver(self.track, direction="sendrecv")
+        transceiver.setCodecPreferences(
+            [
+                c
+                for c in RTCRtpSender.getCapabilities("audio").codecs
+                if c.mimeType.lower() == "audio/opus"
+            ]
+        )
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        except Exception as exc:  # aiortc raises ValueError, KeyError... on bad SDP
-            raise BadOffer(f"offer SDP rejected: {exc}") from exc
-        audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
-        if not audio:
+        except Exception as exc:  # aiortc raises ValueError, OperationError... on bad SDP
+            raise BadOffer(f"offer SDP rejected (does it offer Opus audio?): {exc}") from exc
+        if transceiver.mid is None:
             raise BadOffer("the offer has no audio media section")
-        opus = [
-            c
-            for c in RTCRtpSender.getCapabilities("audio").codecs
-            if c.mimeType.lower() == "audio/opus"
-        ]
-        audio[0].setCodecPreferences(opus)
-        pc.addTrack(self.track)
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
@@ -184,7 +187,10 @@ class WebRtcPeer:
         elif state == "failed":
             self.close("ice_failed")
         elif state == "closed":
-            self.close("peer_closed")
+            # A hang-up closes DTLS over a live ICE path; expired consent
+            # (RFC 7675) closes ICE itself underneath.
+            ice_gone = self.pc.iceConnectionState in ("failed", "closed")
+            self.close("ice_failed" if ice_gone else "peer_closed")
 
     def _arm_watchdog(self) -> None:
         self._watchdog = self._loop.call_later(WATCHDOG_INTERVAL, self._check_timeouts)
@@ -350,6 +356,7 @@ class WebRtcPeer:
             self._watchdog.cancel()
             self._watchdog = None
         self.events.send({"type": "session.ended", "reason": reason})
+        await self.events.drain(GOODBYE_SECONDS)
         opening = self._opening
         if opening is not None and not opening.done():
             # Never cancel a half-opened session (it would leak its STT stream):
