@@ -87,6 +87,9 @@ class FallbackSTTStream:
         self._current: STTStream | None = None
         self._deadline: asyncio.Timeout | None = None
         self._runner: asyncio.Task[None] | None = None
+        # Failed streams close in the background: a polite close (up to a
+        # second on a sick socket) must not delay the switch.
+        self._retiring: set[asyncio.Task[None]] = set()
         self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closing = False
         self.provider_name = ""  # who is transcribing now, for the timeline
@@ -147,6 +150,7 @@ class FallbackSTTStream:
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         self._out.put_nowait(_END)
 
     # ------------------------------------------------------------ supervision
@@ -199,10 +203,15 @@ class FallbackSTTStream:
                 self._current = None
                 self._deadline = None
                 if stream is not None:
-                    await _close_quietly(stream)
+                    self._retire(stream)
         self._out.put_nowait(all_failed("stt", errors))
         if not self._opened.done():
             self._opened.set_exception(all_failed("stt", errors))
+
+    def _retire(self, stream: STTStream) -> None:
+        task = asyncio.create_task(_close_quietly(stream))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     def _start_on(self, name: str, stream: STTStream) -> None:
         """Replay kept audio, with flushes where they were asked, then go live."""

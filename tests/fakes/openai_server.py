@@ -68,8 +68,12 @@ class OpenAIFake(FakeServer):
         ]
 
     def _auth_error(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return error_response(401)
+        auth = request.headers.get("Authorization", "")
+        if auth != f"Bearer {self.api_key}":
+            # OpenAI echoes a masked key here; the fake echoes it whole, so tests
+            # prove adapters mask what a provider sends back.
+            provided = auth.removeprefix("Bearer ")
+            return error_response(401, f"Incorrect API key provided: {provided}.")
         if self.knobs.error_status is not None:
             return error_response(self.knobs.error_status)
         return None
