@@ -13,9 +13,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--agent-file", default=None, help="TOML/JSON agent for voice sessions")
+    sub.add_parser("migrate", help="bring the database schema up to date")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "migrate":
+        from control_plane.bootstrap import migrate_command
+
+        return migrate_command()
     return 2
 
 
@@ -31,6 +36,10 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"agent_file": args.agent_file})
     host = args.host or settings.host
     port = args.port or settings.port
+    from control_plane.bootstrap import prepare_database
+
+    # Creates the database, runs migrations, seeds on first start (prints the login).
+    prepare_database(settings)
     base = f"http://{host}:{port}"
     print("CAP voice agents platform")
     for stage, status in offline_stack_status().items():

@@ -60,9 +60,11 @@ async def start_platform(app: FastAPI) -> None:
 
         await migrate(services.db.config)
     if settings.seed_on_start:
-        from control_plane.bootstrap import seed
+        from control_plane.bootstrap import print_seeded, seed
 
-        await seed(services)
+        seeded = await seed(services)
+        if seeded is not None:
+            print_seeded(seeded, settings)
     app.state.outbox_task = asyncio.create_task(_deliver_mail_forever(services))
 
 

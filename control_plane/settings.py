@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     # row-level security binds it); "" = connect as the login role unchanged.
     database_app_role: str = "cap_app"
     migrate_on_start: bool = True
-    seed_on_start: bool = True  # default org, admin and demo agent on an empty database
+    # Default org, admin and demo agent on an empty database (``cap serve`` seeds
+    # before starting whatever this says).
+    seed_on_start: bool = False
     admin_email: str = "admin@localhost"
     admin_password: str | None = None  # None: generated and printed at first start
     require_email_verification: bool = True

@@ -29,8 +29,9 @@ class Passwords:
             time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
         )
         # A real hash to verify against when the account does not exist, so a
-        # login for an unknown email costs as much as one with a wrong password.
-        self._decoy = self._hasher.hash("decoy password, never matches")
+        # login for an unknown email costs as much as one with a wrong password
+        # (made on first need: building the hasher should stay cheap).
+        self._decoy: str | None = None
 
     @staticmethod
     def check_policy(password: str) -> None:
@@ -44,7 +45,11 @@ class Passwords:
         return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
-        return await asyncio.to_thread(self._verify, stored_hash or self._decoy, password)
+        if stored_hash is None:
+            if self._decoy is None:
+                self._decoy = await asyncio.to_thread(self._hasher.hash, "decoy, never matches")
+            stored_hash = self._decoy
+        return await asyncio.to_thread(self._verify, stored_hash, password)
 
     def _verify(self, stored_hash: str, password: str) -> bool:
         try:
