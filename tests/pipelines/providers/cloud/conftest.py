@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,21 @@ async def deepgram_fake() -> AsyncIterator[DeepgramFake]:
 async def elevenlabs_fake() -> AsyncIterator[ElevenLabsFake]:
     async with ElevenLabsFake(api_key=API_KEY) as fake:
         yield fake
+
+
+@dataclass(frozen=True)
+class AllFakes:
+    openai: OpenAIFake
+    anthropic: AnthropicFake
+    deepgram: DeepgramFake
+    elevenlabs: ElevenLabsFake
+
+
+@pytest.fixture
+def all_fakes(
+    openai_fake: OpenAIFake,
+    anthropic_fake: AnthropicFake,
+    deepgram_fake: DeepgramFake,
+    elevenlabs_fake: ElevenLabsFake,
+) -> AllFakes:
+    return AllFakes(openai_fake, anthropic_fake, deepgram_fake, elevenlabs_fake)

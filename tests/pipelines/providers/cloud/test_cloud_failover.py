@@ -275,6 +275,8 @@ async def test_every_tts_failing_raises_with_reasons(
 ) -> None:
     elevenlabs_fake.knobs.error_status = 401
     deepgram_fake.knobs.error_status = 401
-    with pytest.raises(ProviderError, match="elevenlabs: HTTP 401.*deepgram-tts: HTTP 401") as info:
+    with pytest.raises(
+        ProviderError, match=r"elevenlabs: HTTP 401.*deepgram-tts: HTTP 401"
+    ) as info:
         _ = [c async for c in FallbackTTS(tts_chain).synthesize(SENTENCE)]
     assert not info.value.retryable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,6 @@ from pipelines.providers.cloud import (
     OpenAITTS,
 )
 from pipelines.providers.cloud.adapter import CloudAdapter
-from tests.fakes import AnthropicFake, DeepgramFake, ElevenLabsFake, OpenAIFake
 
 WRONG_KEY = "sk-wrong-7d1e0c55aa93"
 
@@ -45,34 +45,27 @@ async def run(adapter: CloudAdapter) -> None:
         _ = [c async for c in adapter.synthesize("hi")]
 
 
-Builder = Callable[[str, OpenAIFake, AnthropicFake, DeepgramFake, ElevenLabsFake], CloudAdapter]
+Builder = Callable[[str, Any], CloudAdapter]
 
 BUILDERS: dict[str, Builder] = {
-    "openai-llm": lambda k, o, a, d, e: OpenAILLM(api_key=k, base_url=f"{o.http_url}/v1"),
-    "anthropic": lambda k, o, a, d, e: AnthropicLLM(api_key=k, base_url=a.http_url),
-    "deepgram-stt": lambda k, o, a, d, e: DeepgramSTT(api_key=k, base_url=d.http_url),
-    "openai-stt": lambda k, o, a, d, e: OpenAISTT(api_key=k, base_url=f"{o.http_url}/v1"),
-    "elevenlabs": lambda k, o, a, d, e: ElevenLabsTTS(
-        api_key=k, voice_id="voice-1", base_url=e.http_url
+    "openai-llm": lambda k, f: OpenAILLM(api_key=k, base_url=f"{f.openai.http_url}/v1"),
+    "anthropic": lambda k, f: AnthropicLLM(api_key=k, base_url=f.anthropic.http_url),
+    "deepgram-stt": lambda k, f: DeepgramSTT(api_key=k, base_url=f.deepgram.http_url),
+    "openai-stt": lambda k, f: OpenAISTT(api_key=k, base_url=f"{f.openai.http_url}/v1"),
+    "elevenlabs": lambda k, f: ElevenLabsTTS(
+        api_key=k, voice_id="voice-1", base_url=f.elevenlabs.http_url
     ),
-    "deepgram-tts": lambda k, o, a, d, e: DeepgramTTS(api_key=k, base_url=d.http_url),
-    "openai-tts": lambda k, o, a, d, e: OpenAITTS(api_key=k, base_url=f"{o.http_url}/v1"),
+    "deepgram-tts": lambda k, f: DeepgramTTS(api_key=k, base_url=f.deepgram.http_url),
+    "openai-tts": lambda k, f: OpenAITTS(api_key=k, base_url=f"{f.openai.http_url}/v1"),
 }
 
 
 @pytest.mark.parametrize("which", sorted(BUILDERS))
 async def test_wrong_key_is_never_shown(
-    which: str,
-    caplog: pytest.LogCaptureFixture,
-    openai_fake: OpenAIFake,
-    anthropic_fake: AnthropicFake,
-    deepgram_fake: DeepgramFake,
-    elevenlabs_fake: ElevenLabsFake,
+    which: str, caplog: pytest.LogCaptureFixture, all_fakes: Any
 ) -> None:
     caplog.set_level(logging.DEBUG)  # SDKs and HTTP/WebSocket libraries log requests here
-    adapter = BUILDERS[which](
-        WRONG_KEY, openai_fake, anthropic_fake, deepgram_fake, elevenlabs_fake
-    )
+    adapter = BUILDERS[which](WRONG_KEY, all_fakes)
     try:
         with pytest.raises(ProviderError) as info:
             await run(adapter)
@@ -93,16 +86,12 @@ async def test_wrong_key_is_never_shown(
 
 
 async def test_right_key_is_never_logged_on_success(
-    caplog: pytest.LogCaptureFixture,
-    openai_fake: OpenAIFake,
-    anthropic_fake: AnthropicFake,
-    deepgram_fake: DeepgramFake,
-    elevenlabs_fake: ElevenLabsFake,
+    caplog: pytest.LogCaptureFixture, all_fakes: Any
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    key = openai_fake.api_key
+    key = all_fakes.openai.api_key
     for build in BUILDERS.values():
-        adapter = build(key, openai_fake, anthropic_fake, deepgram_fake, elevenlabs_fake)
+        adapter = build(key, all_fakes)
         try:
             await run(adapter)
         finally:
