@@ -16,7 +16,9 @@ from media.vad.detector import VadParams
 from pipelines.config import DEFAULT_SYSTEM_PROMPT, ConversationConfig
 from pipelines.errors import ConfigError
 
-VadBackend = Literal["webrtc", "silero"]
+# silero_batched: one ONNX inference per clock tick for all sessions (cheaper per
+# session; probabilities lag by at most one 20 ms tick).
+VadBackend = Literal["webrtc", "silero", "silero_batched"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,8 @@ class AgentSpec:
                 if not items:
                     raise ConfigError(f"{stage}: at least one provider is needed")
                 kwargs[stage] = tuple(ProviderSpec.parse(item) for item in items)
-        if "vad" in kwargs and kwargs["vad"] not in ("webrtc", "silero"):
-            raise ConfigError("vad must be 'webrtc' or 'silero'")
+        if "vad" in kwargs and kwargs["vad"] not in ("webrtc", "silero", "silero_batched"):
+            raise ConfigError("vad must be 'webrtc', 'silero' or 'silero_batched'")
         if "vad_params" in kwargs:
             try:
                 kwargs["vad_params"] = VadParams(**kwargs["vad_params"])

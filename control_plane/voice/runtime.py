@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from control_plane.voice import metrics
 from media.clock import PlayoutClock
 from media.vad.base import VoiceActivityDetector
+from media.vad.silero import SileroBatch
 from media.vad.webrtc import WebRtcVad
 from pipelines.agent import AgentSpec
 from pipelines.events import SessionEvent, TurnMetrics
@@ -65,6 +66,8 @@ class VoiceRuntime:
         self.clock = PlayoutClock()
         self.sessions: dict[str, VoiceSession] = {}
         self.recent_turns: deque[TurnRecord] = deque(maxlen=2000)
+        self._silero_batch: SileroBatch | None = None
+        self._vads: dict[str, VoiceActivityDetector] = {}
 
     async def start(self) -> None:
         await self.clock.start()
@@ -109,6 +112,13 @@ class VoiceRuntime:
             from media.vad.silero import SileroVad
 
             return SileroVad()
+        if spec.vad == "silero_batched":
+            if self._silero_batch is None:
+                from media.vad.silero import SileroBatch
+
+                self._silero_batch = SileroBatch()
+                self.clock.register(self._silero_batch.tick)
+            return self._silero_batch.open_stream()
         return WebRtcVad()
 
     @property
@@ -130,11 +140,13 @@ class VoiceRuntime:
                 self._record(session_id, transport, spec.id, event)
             on_event(event)
 
+        vad = self.make_vad(spec)
+        self._vads[session_id] = vad
         session = VoiceSession(
             stt=self.registry.stt(spec.stt),
             llm=self.registry.llm(spec.llm),
             tts=self.registry.tts(spec.tts),
-            vad=self.make_vad(spec),
+            vad=vad,
             clock=self.clock,
             on_event=observe,
             on_audio=on_audio,
@@ -148,6 +160,10 @@ class VoiceRuntime:
         return session
 
     async def close_session(self, session_id: str, transport: str) -> None:
+        vad = self._vads.pop(session_id, None)
+        close = getattr(vad, "close", None)
+        if close is not None:
+            close()
         session = self.sessions.pop(session_id, None)
         if session is not None:
             metrics.SESSIONS_ACTIVE.labels(transport).dec()
