@@ -60,7 +60,7 @@ class AnthropicFake(FakeServer):
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        await self.record(request, body)
+        rec = await self.record(request, body)
         await self.before_first_byte()
         if not self._authorized(request):
             return web.json_response(error_body(401), status=401)
@@ -103,6 +103,7 @@ class AnthropicFake(FakeServer):
                     await self._before_delta(sent, request, resp)
                     delta = {"type": "text_delta", "text": token}
                     await resp.write(_block_delta(index, delta))
+                    rec.mark_first_byte()
                     sent += 1
                 await resp.write(_block_stop(index))
                 index += 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from typing import Any
 
@@ -95,7 +96,7 @@ class DeepgramFake(FakeServer):
 
     async def speak(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        await self.record(request, body)
+        rec = await self.record(request, body)
         await self.before_first_byte()
         if not self._auth_ok(request):
             return rest_error(401)
@@ -116,6 +117,7 @@ class DeepgramFake(FakeServer):
             for sent, start in enumerate(range(0, len(pcm), self.chunk_bytes)):
                 await self.pace(sent, request)
                 await resp.write(pcm[start : start + self.chunk_bytes])
+                rec.mark_first_byte()
             await resp.write_eof()
         return resp
 
@@ -232,6 +234,7 @@ class _ListenSession:
             self._emit(err)
             return True
         self.rec.messages.append(data)
+        self.rec.marks.append((f"in:{kind}", time.perf_counter()))
         if kind == "KeepAlive":
             return True
         if kind == "Finalize":
@@ -325,6 +328,8 @@ class _ListenSession:
                 if sent and knobs.token_interval:
                     await asyncio.sleep(knobs.token_interval)
                 await self.ws.send_str(json.dumps(message))
+                if message.get("from_finalize"):
+                    self.rec.marks.append(("out:from_finalize", time.perf_counter()))
                 sent += 1
             finally:
                 self.out.task_done()

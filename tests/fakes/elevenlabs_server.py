@@ -54,7 +54,7 @@ class ElevenLabsFake(FakeServer):
             body = await request.json()
         except ValueError:
             body = None
-        await self.record(request, body)
+        rec = await self.record(request, body)
         await self.before_first_byte()
         if request.headers.get("xi-api-key") != self.api_key:
             return error_response(401)
@@ -78,5 +78,6 @@ class ElevenLabsFake(FakeServer):
             for sent, start in enumerate(range(0, len(pcm), self.chunk_bytes)):
                 await self.pace(sent, request)
                 await resp.write(pcm[start : start + self.chunk_bytes])
+                rec.mark_first_byte()
             await resp.write_eof()
         return resp

@@ -82,7 +82,7 @@ class OpenAIFake(FakeServer):
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        await self.record(request, body)
+        rec = await self.record(request, body)
         await self.before_first_byte()
         if (err := self._auth_error(request)) is not None:
             return err
@@ -124,6 +124,7 @@ class OpenAIFake(FakeServer):
             for token in tokens:
                 await self.pace(sent, request)
                 await resp.write(chunk({"content": token}))
+                rec.mark_first_byte()
                 sent += 1
             for i, tool in enumerate(self.script.tool_calls):
                 for delta in _tool_call_deltas(i, tool):
@@ -157,7 +158,7 @@ class OpenAIFake(FakeServer):
             with upload.file:  # aiohttp spools uploads to a temp file: close it now
                 audio = upload.file.read()
         fields = {k: str(v) for k, v in form.items() if k != "file"}
-        await self.record(request, fields)
+        rec = await self.record(request, fields)
         await self.before_first_byte()
         if (err := self._auth_error(request)) is not None:
             return err
@@ -173,13 +174,14 @@ class OpenAIFake(FakeServer):
             drop_connection(request)
             return web.Response(status=500)
         body = {"text": self.transcript, "usage": {"type": "duration", "seconds": seconds}}
+        rec.mark_first_byte()
         return web.json_response(body)
 
     # ------------------------------------------------------------ speech
 
     async def speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        await self.record(request, body)
+        rec = await self.record(request, body)
         await self.before_first_byte()
         if (err := self._auth_error(request)) is not None:
             return err
@@ -196,6 +198,7 @@ class OpenAIFake(FakeServer):
             for sent, start in enumerate(range(0, len(pcm), self.chunk_bytes)):
                 await self.pace(sent, request)
                 await resp.write(pcm[start : start + self.chunk_bytes])
+                rec.mark_first_byte()
             await resp.write_eof()
         except (ConnectionDropped, ConnectionResetError):
             pass

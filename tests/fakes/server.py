@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -45,6 +46,16 @@ class RecordedRequest:
     # WebSocket sessions: JSON control messages received, and audio bytes received.
     messages: list[dict[str, Any]] = field(default_factory=list)
     audio_bytes: int = 0
+    # perf_counter() when the handler got the request and when it wrote the
+    # first useful byte: benchmarks subtract the server's own time with these.
+    received_at: float = 0.0
+    first_byte_at: float | None = None
+    # WebSocket sessions: (what, perf_counter()) for control messages in and results out.
+    marks: list[tuple[str, float]] = field(default_factory=list)
+
+    def mark_first_byte(self) -> None:
+        if self.first_byte_at is None:
+            self.first_byte_at = time.perf_counter()
 
 
 class FakeServer:
@@ -115,6 +126,7 @@ class FakeServer:
             query=dict(request.query),
             headers=dict(request.headers),
             body=body,
+            received_at=time.perf_counter(),
         )
         self.requests.append(rec)
         return rec
