@@ -336,6 +336,8 @@ async def main() -> None:
     }
     result["hybrid_eval"] = bench_hybrid()
     print(json.dumps(result["hybrid_eval"], indent=1), flush=True)
+    hybrid_out = Path(args.out).with_name("rag_hybrid.json")
+    hybrid_out.write_text(json.dumps(result["hybrid_eval"], indent=2) + "\n")
     if args.hybrid_only:
         return
     if not args.skip_ingestion:
