@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; each prints its numbers and writes JSON to ``benchmarks/results``."""

@@ -1,0 +1,127 @@
+"""Runs one measured step in this process and prints its result as one JSON line.
+
+Standard library (and psutil) only; a framework plugs in through ``Harness``.
+The flow is the same for every framework:
+
+1. ``setup`` (load models), then RSS baseline;
+2. open N sessions, start the real-time feeder;
+3. after ``warmup_secs``: RSS with N live sessions, start the measurement window;
+4. at the end: analyse the traces over the window, print, exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+
+from benchmarks.voice.feeder import Feeder, LagMonitor, PushFn, callers_for
+from benchmarks.voice.scenario import Cycle, StepSpec
+from benchmarks.voice.traces import SessionTrace, analyse
+
+RESULT_PREFIX = "STEP-RESULT "
+
+
+class Harness(Protocol):
+    async def setup(self) -> None: ...
+
+    async def open_session(self, trace: SessionTrace) -> PushFn: ...
+
+    def begin_window(self) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+def machine_info() -> dict[str, Any]:
+    model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _rss() -> int:
+    return int(psutil.Process().memory_info().rss)
+
+
+async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
+    cycle = Cycle.load(Path(spec.data_dir))
+    load_before = os.getloadavg()
+    await harness.setup()
+    gc.collect()
+    rss_base = _rss()
+    traces = [SessionTrace() for _ in range(spec.sessions)]
+    opened = time.perf_counter()
+    pushes = [await harness.open_session(t) for t in traces]
+    open_secs = time.perf_counter() - opened
+    feeder = Feeder(cycle, callers_for(pushes, traces, cycle, spec.seed))
+    monitor = LagMonitor()
+    monitor.start()
+    feed = asyncio.get_running_loop().create_task(feeder.run(spec.warmup_secs + spec.duration_secs))
+    await asyncio.sleep(spec.warmup_secs)
+    rss_live = _rss()
+    harness.begin_window()
+    monitor.reset()
+    lo = time.perf_counter()
+    cpu_before = time.process_time()
+    await feed
+    hi = time.perf_counter()
+    cpu = time.process_time() - cpu_before
+    lag = monitor.stop()
+    rss_end = _rss()
+    n = max(1, spec.sessions)
+    return {
+        "spec": json.loads(spec.to_json()),
+        "machine": machine_info(),
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "open_secs": round(open_secs, 3),
+        "window_secs": round(hi - lo, 3),
+        "cpu_utilisation": round(cpu / max(1e-9, hi - lo), 3),
+        "cpu_ms_per_session_second": round(cpu * 1000 / max(1e-9, hi - lo) / n, 4),
+        "rss_base_mb": round(rss_base / 2**20, 2),
+        "rss_per_session_mb": round((rss_live - rss_base) / n / 2**20, 4),
+        "rss_per_session_end_mb": round((rss_end - rss_base) / n / 2**20, 4),
+        "loop_lag": lag,
+        "feeder_max_lag_ms": round(feeder.max_lag * 1000, 2),
+        "framework": harness.stats(),
+        "metrics": analyse(traces, lo, hi),
+    }
+
+
+def main(make_harness: Callable[[StepSpec], Harness], argv: list[str] | None = None) -> None:
+    """Entry point of a step process: ``<spec json>`` in, one result line out."""
+    args = sys.argv[1:] if argv is None else argv
+    spec = StepSpec.from_json(args[0])
+    import uvloop
+
+    async def run_and_exit() -> None:
+        result = await run_step(spec, make_harness(spec))
+        sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
+        sys.stdout.flush()
+        # Tearing down hundreds of sessions tells us nothing and can take long
+        # (pipecat's tasks do not all end on cancellation): leave from here.
+        os._exit(0)
+
+    uvloop.run(run_and_exit())
