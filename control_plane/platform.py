@@ -43,13 +43,16 @@ def install_platform(app: FastAPI, settings: Settings) -> Services:
 def _routers() -> list[Any]:
     from control_plane.admin.routes import router as admin
     from control_plane.agents.routes import router as agents
+    from control_plane.chat.openai_compat import router as openai_compat
+    from control_plane.chat.routes import router as chat
+    from control_plane.chat.ws import router as chat_ws
     from control_plane.credentials.routes import router as credentials
     from control_plane.identity.auth_routes import router as auth
     from control_plane.identity.key_routes import router as keys
     from control_plane.identity.org_routes import router as orgs
     from control_plane.identity.team_routes import router as teams
 
-    return [auth, orgs, teams, keys, agents, credentials, admin]
+    return [auth, orgs, teams, keys, agents, credentials, chat, chat_ws, openai_compat, admin]
 
 
 async def start_platform(app: FastAPI) -> None:

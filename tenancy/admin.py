@@ -31,7 +31,7 @@ async def list_orgs(
     if status is not None:
         query = query.where(Organization.status == status)
     rows = await session.execute(query.limit(min(limit, MAX_ORG_PAGE)).offset(offset))
-    return [(org, int(n)) for org, n in rows.tuples()]
+    return [(org, int(n)) for org, n in rows]
 
 
 async def get_org(session: AsyncSession, org_id: str) -> Organization:

@@ -65,7 +65,7 @@ async def _from_api_key(session: AsyncSession, token: str) -> Principal:
     ).first()
     if row is None:
         raise AuthenticationError("invalid API key")
-    key, org = row.tuple()
+    key, org = row
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise AuthenticationError("API key revoked or expired")
     if org.status != "active":
@@ -94,7 +94,7 @@ async def _from_login_session(
     ).first()
     if row is None:
         raise AuthenticationError("invalid session token")
-    login, user = row.tuple()
+    login, user = row
     if login.revoked_at is not None or login.expires_at <= now:
         raise AuthenticationError("session ended; log in again")
     base = Principal(
@@ -130,7 +130,7 @@ async def _in_org(
     if row is None:
         # Same answer whether the organisation exists or not.
         raise NotFound("organisation not found")
-    membership, org = row.tuple()
+    membership, org = row
     if org.status != "active":
         raise OrgSuspended("organisation suspended")
     permissions = await role_permissions(session, membership)

@@ -25,7 +25,7 @@ async def list_members(session: AsyncSession) -> Sequence[tuple[Membership, User
         .join(User, User.id == Membership.user_id)
         .order_by(Membership.created_at, Membership.id)
     )
-    return [row.tuple() for row in rows]
+    return [(m, u) for m, u in rows]
 
 
 async def get_membership(session: AsyncSession, membership_id: str) -> Membership:

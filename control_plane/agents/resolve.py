@@ -136,18 +136,21 @@ async def load_agent(
     agent_ref: str,
     *,
     draft: bool = False,
+    version: int | None = None,
     user_id: str | None = None,
     api_key_id: str | None = None,
 ) -> ResolvedAgent:
-    """Resolves within the session's organisation: the published version, or the draft."""
+    """Resolves within the session's organisation: the draft, a given version, or
+    (the default) the published version."""
     agent = await service.get_agent(session, agent_ref)
+    raw: dict[str, Any]
     if draft:
         raw, version = service.snapshot(agent), None
     else:
-        if agent.published_version is None:
+        version = version if version is not None else agent.published_version
+        if version is None:
             raise SessionRejected("not_published", "agent has no published version")
-        row = await service.get_version(session, agent.id, agent.published_version)
-        raw, version = row.config, row.version
+        raw = (await service.get_version(session, agent.id, version)).config
     config = AgentConfig.model_validate({k: v for k, v in raw.items() if k not in ("name", "type")})
     return ResolvedAgent(
         org_id=agent.org_id,

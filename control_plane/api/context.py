@@ -131,6 +131,31 @@ def require(permission: Permission) -> Any:
     return _marked(dependency, Access("permission", permission))
 
 
+@dataclass
+class Authorized:
+    """An authorised caller without an open transaction (long-running handlers:
+    chat turns open short transactions of their own)."""
+
+    principal: Principal
+    services: Services
+    ip: str | None
+
+    @property
+    def org_id(self) -> str:
+        assert self.principal.org_id is not None
+        return self.principal.org_id
+
+
+def authorized(permission: Permission) -> Any:
+    async def dependency(request: Request) -> Authorized:
+        principal = await principal_for(request, bearer_token(request), need_org=True)
+        if not principal.can(permission):
+            raise PermissionDenied(f"missing permission {permission.value}")
+        return Authorized(principal, services_of(request), client_ip(request))
+
+    return _marked(dependency, Access("permission", permission))
+
+
 def signed_in() -> Any:
     async def dependency(request: Request) -> UserContext:
         principal = await principal_for(request, bearer_token(request), need_org=False)

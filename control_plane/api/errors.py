@@ -63,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
-        if exc.status >= 500:
+        if exc.status == 500:
             log.error("internal tenancy error: %s", exc.message)
             return JSONResponse(error_body(exc.code, "internal error"), status_code=500)
         return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
