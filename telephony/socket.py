@@ -1,0 +1,128 @@
+"""The Media Streams WebSocket endpoint: upgrade check, receive loop, one sender task.
+
+Outgoing messages go through one bounded queue drained by one sender task, so
+a slow peer never blocks the pipeline: when the queue is full, audio is
+dropped (and counted), control messages never are. A ``clear`` first drops
+queued audio that has not reached the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from telephony.admission import CLOSE_POLICY, StreamAdmission
+from telephony.errors import StreamClosed
+from telephony.host import SessionHost
+from telephony.media_stream import CLOSE_NORMAL, StreamLimits, TwilioMediaStream
+from telephony.service import TwilioTelephony
+from telephony.signature import SIGNATURE_HEADER, signed_url
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 1000  # messages: ~15 s of 20 ms frames with marks
+START_TIMEOUT_SECS = 10.0  # Twilio sends start right after connected
+SEND_CLOSE_TIMEOUT = 2.0
+
+
+class SocketOutbox:
+    def __init__(self, limit: int = OUTBOX_LIMIT) -> None:
+        self.limit = limit
+        self._items: deque[tuple[str, bool]] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    def send(self, text: str, *, audio: bool = False) -> None:
+        if self._closed:
+            return
+        if audio and len(self._items) >= self.limit:
+            self.dropped += 1
+            return
+        self._items.append((text, audio))
+        self._ready.set()
+
+    def drop_audio(self) -> int:
+        kept = [item for item in self._items if not item[1]]
+        dropped = len(self._items) - len(kept)
+        self._items = deque(kept)
+        return dropped
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    async def run(self, ws: WebSocket) -> None:
+        while True:
+            await self._ready.wait()
+            while self._items:
+                text, _ = self._items.popleft()
+                await ws.send_text(text)
+            if self._closed:
+                return
+            self._ready.clear()
+
+
+async def serve_media_stream(
+    ws: WebSocket,
+    telephony: TwilioTelephony,
+    host: SessionHost,
+    *,
+    limits: StreamLimits | None = None,
+) -> None:
+    url = signed_url(telephony.public_url, str(ws.url), websocket=True)
+    signed = telephony.verify(url, {}, ws.headers.get(SIGNATURE_HEADER))
+    admission = StreamAdmission(
+        telephony.tokens, upgrade_signed=signed, account_sid=telephony.settings.account_sid
+    )
+    await ws.accept()
+    outbox = SocketOutbox()
+    stream = TwilioMediaStream(
+        host,
+        outbox,
+        admission=admission,
+        directory=telephony.directory,
+        actions=telephony,
+        mark_every_frames=telephony.settings.mark_every_frames,
+        limits=limits,
+    )
+    sender = asyncio.create_task(outbox.run(ws))
+    code, reason = CLOSE_NORMAL, "stopped"
+    try:
+        while stream.open:
+            if stream.identity is None:
+                message = await asyncio.wait_for(ws.receive(), START_TIMEOUT_SECS)
+            else:
+                message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                reason = "peer_closed"
+                break
+            if message.get("text") is not None:
+                await stream.receive_text(message["text"])
+            elif message.get("bytes") is not None:
+                stream.receive_binary(message["bytes"])
+    except StreamClosed as closed:
+        code, reason = closed.code, closed.reason
+        log.warning("twilio stream closed: %s", reason)
+    except TimeoutError:
+        code, reason = CLOSE_POLICY, "no start message"
+    except WebSocketDisconnect:
+        reason = "peer_closed"
+    finally:
+        await stream.aclose(_reason_label(reason))
+        outbox.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sender, SEND_CLOSE_TIMEOUT)
+        sender.cancel()
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason[:120])
+
+
+def _reason_label(reason: str) -> str:
+    """A bounded label set for the closed-streams counter."""
+    known = {"stopped", "peer_closed", "no start message", "too many invalid messages"}
+    return reason if reason in known else "rejected"
