@@ -52,6 +52,10 @@ class EdgeStore:
         *,
         prefix: str = "cap_chunks",
         optimize_every: int = 5_000,
+        hnsw_m: int = 16,
+        hnsw_ef_construct: int = 100,
+        hnsw_ef: int = 128,
+        exact_below_points: int = 50_000,
     ) -> None:
         self._model_id = model_id
         self._dim = dim
@@ -63,6 +67,13 @@ class EdgeStore:
         #: Points written since the last optimisation (which builds HNSW segments).
         self._pending = 0
         self._optimize_every = optimize_every
+        self._hnsw_m = hnsw_m
+        self._hnsw_ef_construct = hnsw_ef_construct
+        self._hnsw_ef = hnsw_ef
+        # Qdrant's planner scans the filtered points exactly when their vectors are
+        # under this many KB: an organisation (or knowledge base) below
+        # `exact_below_points` chunks gets exact results in a few ms, larger ones HNSW.
+        self._full_scan_kb = exact_below_points * dim * 4 // 1024
 
     @property
     def model_id(self) -> str:
@@ -90,7 +101,12 @@ class EdgeStore:
             self._shard = qe.EdgeShard.load(str(self._path))
             return self._shard
         config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=self._dim, distance=qe.Distance.Cosine)
+            vectors=qe.EdgeVectorParams(size=self._dim, distance=qe.Distance.Cosine),
+            hnsw_config=qe.HnswIndexConfig(
+                m=self._hnsw_m,
+                ef_construct=self._hnsw_ef_construct,
+                full_scan_threshold=self._full_scan_kb,
+            ),
         )
         shard = qe.EdgeShard.create(str(self._path), config)
         shard.update(
@@ -150,6 +166,7 @@ class EdgeStore:
             query=qe.Query.Nearest(vector),
             filter=qe.Filter(must=must),
             with_payload=True,
+            params=qe.SearchParams(hnsw_ef=self._hnsw_ef),
         )
         result: list[Any] = self._open().query(request)
         return result
