@@ -29,7 +29,14 @@ from control_plane.webrtc.routes import router as webrtc_router
 from control_plane.widget.routes import router as widget_router
 from pipelines.agent import AgentSpec, ProviderSpec
 from pipelines.providers.base import ChatMessage
-from pipelines.providers.fake import FakeLLM, FakeLLMKnobs, FakeSTT, FakeTTS, FakeTTSKnobs
+from pipelines.providers.fake import (
+    FakeLLM,
+    FakeLLMKnobs,
+    FakeSTT,
+    FakeTTS,
+    FakeTTSKnobs,
+    Responder,
+)
 from pipelines.providers.registry import ProviderRegistry
 
 SECRET = "test-secret"
@@ -53,15 +60,15 @@ def agent(agent_id: str = "default", *, stt: str = "fake", **kw: Any) -> AgentSp
     )
 
 
-def registry(stt_script: Sequence[str] = ()) -> ProviderRegistry:
+def registry(
+    stt_script: Sequence[str] = (), responder: Responder = story_or_echo
+) -> ProviderRegistry:
     reg = ProviderRegistry()
     reg.register("stt", "fake", lambda: FakeSTT(list(stt_script)))
     reg.register(
         "llm",
         "fake",
-        lambda: FakeLLM(
-            story_or_echo, FakeLLMKnobs(first_token_latency=0.02, token_interval=0.002)
-        ),
+        lambda: FakeLLM(responder, FakeLLMKnobs(first_token_latency=0.02, token_interval=0.002)),
     )
     reg.register("tts", "fake", lambda: FakeTTS(knobs=FakeTTSKnobs(first_audio_latency=0.02)))
     return reg
@@ -125,7 +132,7 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", loop="asyncio", ws="websockets"
+            app, host="127.0.0.1", port=0, log_level="warning", loop="asyncio", ws="websockets-sansio"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)

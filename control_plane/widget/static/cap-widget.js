@@ -372,6 +372,9 @@
     } else if (t === "error" && ev.fatal) {
       this._notice(ev.message);
     }
+    if (t.indexOf("agent.text") === 0 || t.indexOf("transcript") === 0) {
+      this.log.scrollTop = this.log.scrollHeight;
+    }
     this._fire("event", ev);
     this._fire(t, ev);
   };
