@@ -120,6 +120,7 @@ class TwilioMediaStream:
         self.bad_messages: dict[str, int] = {}
         self.digits: list[str] = []
         self.clears = 0
+        self.last_interruption: AgentInterrupted | None = None
         self.media_received = 0
         self.media_sent = 0
 
@@ -312,6 +313,7 @@ class TwilioMediaStream:
             self.outbound.reset()
             self.tracker.clear()
             self.clears += 1
+            self.last_interruption = event
         elif isinstance(event, AgentAudioDone):
             mark = self.tracker.flush()
             if mark is not None:

@@ -27,6 +27,7 @@ from telephony.calls import (
 )
 from telephony.errors import CallControlError, NotConfigured
 from telephony.host import SessionHost
+from telephony.media_stream import TwilioMediaStream
 from telephony.numbers import InMemoryNumberDirectory, NumberDirectory, normalize_number
 from telephony.rest import CallControl, TwilioCallControl
 from telephony.settings import TwilioSettings
@@ -116,6 +117,8 @@ class TwilioTelephony:
         self.control = control
         self._now = now
         self._tasks: set[asyncio.Task[None]] = set()
+        # Live media streams by call SID (their sockets register and unregister them).
+        self.streams: dict[str, TwilioMediaStream] = {}
 
     # ------------------------------------------------------------ signatures
 

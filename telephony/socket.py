@@ -92,6 +92,7 @@ async def serve_media_stream(
     )
     sender = asyncio.create_task(outbox.run(ws))
     code, reason = CLOSE_NORMAL, "stopped"
+    call_sid: str | None = None
     try:
         while stream.open:
             if stream.identity is None:
@@ -103,6 +104,9 @@ async def serve_media_stream(
                 break
             if message.get("text") is not None:
                 await stream.receive_text(message["text"])
+                if call_sid is None and stream.identity is not None:
+                    call_sid = stream.identity.call_sid
+                    telephony.streams[call_sid] = stream
             elif message.get("bytes") is not None:
                 stream.receive_binary(message["bytes"])
     except StreamClosed as closed:
@@ -113,6 +117,8 @@ async def serve_media_stream(
     except WebSocketDisconnect:
         reason = "peer_closed"
     finally:
+        if call_sid is not None and telephony.streams.get(call_sid) is stream:
+            del telephony.streams[call_sid]
         await stream.aclose(_reason_label(reason))
         outbox.close()
         with contextlib.suppress(Exception):

@@ -5,8 +5,8 @@ It does what Twilio does on a bidirectional ``<Connect><Stream>``:
 - sends ``connected`` then ``start`` (streamSid, callSid, customParameters,
   mediaFormat audio/x-mulaw 8000 Hz mono), signing the upgrade with
   ``X-Twilio-Signature`` when asked to;
-- sends the caller's audio as 20 ms base64 mu-law ``media`` messages, paced in
-  real time on absolute deadlines (``say`` / ``pause`` continue one timeline);
+- sends the caller's line as 20 ms base64 mu-law ``media`` messages, paced in
+  real time on absolute deadlines: speech queued by ``say``, silence otherwise;
 - plays what the server sends at real-time rate, 160 bytes per 20 ms, from a
   buffer that fills as fast as the server sends;
 - echoes each ``mark`` when the audio queued before it has been played (at
@@ -33,6 +33,7 @@ from media.codecs.g711 import ulaw_encode
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAME_SECS = 0.02
+SILENCE = b"\xff"  # mu-law zero
 ACCOUNT_SID = "AC" + "0" * 32
 
 
@@ -65,6 +66,7 @@ class TwilioPeer:
         stream_sid: str | None = None,
         account_sid: str = ACCOUNT_SID,
         latency: float = 0.0,
+        stream_silence: bool = True,
     ) -> None:
         self.stream_url = stream_url
         self.call_sid = call_sid
@@ -73,6 +75,7 @@ class TwilioPeer:
         self.parameters = parameters
         self.signature = signature
         self.latency = latency
+        self.stream_silence = stream_silence
         self.log = PeerLog()
         self.ws: ClientConnection | None = None
         self.closed = asyncio.Event()
@@ -83,8 +86,11 @@ class TwilioPeer:
         self._received = 0  # bytes of agent audio received (position of the buffer's end)
         self._position = 0  # bytes played
         self._pending_marks: list[tuple[int, str]] = []
-        self._mic_next: float | None = None
+        self._mic = bytearray()
+        self._mic_sent = 0
+        self._mic_tick = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._ending: asyncio.Task[None] | None = None
         self._inbox: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
 
     # ------------------------------------------------------------ lifecycle
@@ -100,6 +106,8 @@ class TwilioPeer:
             asyncio.create_task(self._handle()),
             asyncio.create_task(self._play()),
         ]
+        if send_start:
+            self._tasks.append(asyncio.create_task(self._microphone()))
 
     async def send_start(self) -> None:
         await self.send(
@@ -133,6 +141,11 @@ class TwilioPeer:
                 await self.ws.close()
         await self.aclose()
 
+    def end_soon(self) -> None:
+        """Twilio ends the stream (the call was redirected or completed)."""
+        if self._ending is None:
+            self._ending = asyncio.get_running_loop().create_task(self.hang_up())
+
     async def aclose(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -161,29 +174,47 @@ class TwilioPeer:
         await self.ws.send(message if isinstance(message, str | bytes) else json.dumps(message))
 
     async def say(self, pcm8k: bytes) -> None:
-        """Caller audio (PCM16 8 kHz) as real-time 20 ms media messages."""
+        """Caller audio (PCM16 8 kHz): queued for the microphone, returns once sent."""
+        self._mic += ulaw_encode(pcm8k)
+        target = self._mic_sent + len(self._mic)
+        while self._mic_sent < target and not self.closed.is_set():
+            self._mic_tick.clear()
+            await self._mic_tick.wait()
+
+    async def _microphone(self) -> None:
+        """Twilio streams the caller's line continuously: speech, or silence (0xFF)."""
         loop = asyncio.get_running_loop()
-        data = ulaw_encode(pcm8k)
-        if self._mic_next is None or self._mic_next < loop.time() - FRAME_SECS:
-            self._mic_next = loop.time()
-        for start in range(0, len(data), FRAME_BYTES):
-            chunk = data[start : start + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff")
-            self._chunk += 1
-            await self.send(
-                {
-                    "event": "media",
-                    "sequenceNumber": self._next_seq(),
-                    "media": {
-                        "track": "inbound",
-                        "chunk": str(self._chunk),
-                        "timestamp": str((self._chunk - 1) * 20),
-                        "payload": base64.b64encode(chunk).decode(),
-                    },
-                    "streamSid": self.stream_sid,
-                }
-            )
-            self._mic_next += FRAME_SECS
-            await asyncio.sleep(max(0.0, self._mic_next - loop.time()))
+        next_tick = loop.time()
+        while True:
+            if self._mic:
+                chunk = bytes(self._mic[:FRAME_BYTES]).ljust(FRAME_BYTES, SILENCE)
+                del self._mic[:FRAME_BYTES]
+                self._mic_sent += FRAME_BYTES
+            elif self.stream_silence:
+                chunk = SILENCE * FRAME_BYTES
+            else:
+                chunk = b""
+            if chunk:
+                await self._send_media(chunk)
+            self._mic_tick.set()
+            next_tick += FRAME_SECS
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+
+    async def _send_media(self, chunk: bytes) -> None:
+        self._chunk += 1
+        await self.send(
+            {
+                "event": "media",
+                "sequenceNumber": self._next_seq(),
+                "media": {
+                    "track": "inbound",
+                    "chunk": str(self._chunk),
+                    "timestamp": str((self._chunk - 1) * 20),
+                    "payload": base64.b64encode(chunk).decode(),
+                },
+                "streamSid": self.stream_sid,
+            }
+        )
 
     async def pause(self, seconds: float) -> None:
         """The caller is silent (Twilio still streams: silence is mu-law 0xFF)."""

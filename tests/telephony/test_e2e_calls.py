@@ -12,9 +12,14 @@ import httpx
 import pytest
 
 from control_plane.voice.runtime import VoiceRuntime
+from telephony.service import TwilioTelephony
 from tests.support.speech import speak
 from tests.telephony.peer import TwilioPeer
 from tests.telephony.support import (
+    AGENT_NUMBER,
+    API_TOKEN,
+    HUMAN,
+    STORY,
     call_params,
     fake_agent,
     fake_registry,
@@ -34,9 +39,10 @@ CALL_SID = "CA" + "1" * 32
 @asynccontextmanager
 async def call(
     rest: TwilioRestFake, *stt_script: str, latency: float = 0.0, call_sid: str = CALL_SID
-) -> AsyncIterator[tuple[TwilioPeer, VoiceRuntime, str]]:
+) -> AsyncIterator[tuple[TwilioPeer, VoiceRuntime, TwilioTelephony]]:
     runtime = VoiceRuntime(fake_registry(stt_script), {"default": fake_agent()})
     app = make_app(runtime, api_base_url=rest.http_url)
+    telephony: TwilioTelephony = app.state.telephony
     async with live_server(app) as base, httpx.AsyncClient() as http:
         answer = await twilio_post(http, f"{base}/telephony/twilio/voice", call_params(call_sid))
         assert answer.status_code == 200
@@ -49,7 +55,7 @@ async def call(
             latency=latency,
         )
         async with peer:
-            yield peer, runtime, base
+            yield peer, runtime, telephony
 
 
 async def wait_until(predicate: object, within: float = 5.0) -> None:
@@ -76,3 +82,127 @@ async def test_a_call_hears_a_spoken_answer(rest_fake: TwilioRestFake) -> None:
         await wait_until(lambda: len(peer.log.marks_echoed) >= 5)
         assert peer.log.marks_echoed == peer.log.marks_received[: len(peer.log.marks_echoed)]
         assert peer.log.clears == []
+
+
+async def test_barge_in_clears_the_callers_audio_and_keeps_only_what_was_heard(
+    rest_fake: TwilioRestFake,
+) -> None:
+    latency = 0.3  # Twilio's buffer and the network: sent is not heard
+    async with call(rest_fake, "tell me a story", latency=latency) as (peer, runtime, telephony):
+        await peer.pause(0.2)
+        await peer.say(speak("Please tell me a story.", 8000))
+        await peer.pause(0.3)
+        await wait_until(lambda: peer.log.played_secs() > 1.5, within=8.0)
+        await peer.say(speak("Stop, stop, wait a moment.", 8000))
+        await wait_until(lambda: peer.log.clears, within=3.0)
+        cleared_at = peer.log.clears[0]
+        heard_secs = peer.log.played_secs(until=cleared_at)
+        await peer.pause(0.2)
+
+        # Playback stopped within one frame of the clear, and nothing more of the
+        # interrupted reply arrived while the caller was still talking.
+        assert peer.log.played_secs(since=cleared_at + 0.02, until=cleared_at + 0.5) == 0.0
+        assert peer.log.received_secs(since=cleared_at, until=cleared_at + 0.5) <= 0.02
+        # Pending marks came back at once on the clear, as Twilio does.
+        assert peer.log.marks_echoed == peer.log.marks_received
+
+        stream = telephony.streams[CALL_SID]
+        cut = stream.last_interruption
+        assert cut is not None
+        # What the server believes was heard is what the marks said had been played when
+        # it interrupted: the peer's playback minus the audio still in flight (latency),
+        # and at most one mark interval (100 ms) short of it.
+        at_interrupt = heard_secs - latency
+        assert at_interrupt - 0.18 <= cut.played_ms / 1000 <= at_interrupt + 0.06
+        session = next(iter(runtime.sessions.values()))
+        agent = next(m for m in session.history if m.role == "assistant")
+        assert agent.interrupted and agent.content == cut.heard_text
+        assert cut.heard_text and STORY.startswith(cut.heard_text)
+
+
+async def test_keypad_zero_transfers_the_live_call_to_a_human(rest_fake: TwilioRestFake) -> None:
+    rest_fake.add_live_call(CALL_SID)
+    async with call(rest_fake) as (peer, runtime, _):
+
+        async def twilio_ends_stream(_call: object, _fields: dict[str, str]) -> None:
+            peer.end_soon()
+
+        rest_fake.on_update = twilio_ends_stream
+        await peer.pause(0.1)
+        await peer.press("0")
+        await asyncio.wait_for(peer.closed.wait(), 3.0)
+        await wait_until(lambda: not runtime.sessions)
+    (update,) = rest_fake.calls[CALL_SID].twiml_updates
+    assert update.endswith(f"<Response><Dial>{HUMAN}</Dial></Response>")
+    assert rest_fake.requests[-1].headers["Authorization"].startswith("Basic ")
+
+
+async def test_keypad_nine_hangs_up_and_other_digits_reach_the_agent(
+    rest_fake: TwilioRestFake,
+) -> None:
+    rest_fake.add_live_call(CALL_SID)
+    async with call(rest_fake) as (peer, runtime, telephony):
+        await peer.pause(0.1)
+        await peer.press("5")
+        await wait_until(lambda: peer.log.played_secs() > 0.3)
+        session = next(iter(runtime.sessions.values()))
+        assert session.history[0].content == "[keypad] 5"
+        assert telephony.streams[CALL_SID].digits == ["5"]
+        await peer.press("9")
+        await wait_until(lambda: rest_fake.calls[CALL_SID].status == "completed")
+        await telephony.drain()
+
+
+async def test_outbound_call_is_placed_answered_and_hung_up_through_the_rest_api(
+    rest_fake: TwilioRestFake,
+) -> None:
+    runtime = VoiceRuntime(fake_registry(("hello there",)), {"default": fake_agent()})
+    app = make_app(runtime, api_base_url=rest_fake.http_url)
+    telephony: TwilioTelephony = app.state.telephony
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with live_server(app) as base, httpx.AsyncClient(base_url=base) as http:
+        telephony.public_url = base
+        placed = await http.post(
+            "/telephony/twilio/calls",
+            json={"to": "+1 555 123 4567", "agent": "default"},
+            headers=auth,
+        )
+        assert placed.status_code == 201, placed.text
+        call_sid = placed.json()["call_sid"]
+        made = rest_fake.calls[call_sid]
+        assert (made.to, made.from_) == ("+15551234567", AGENT_NUMBER)
+        assert made.url == f"{base}/telephony/twilio/voice?agent=default"
+        assert made.status_callback == f"{base}/telephony/twilio/status"
+        assert made.status_events == ["initiated", "ringing", "answered", "completed"]
+
+        # The callee answers: Twilio fetches the TwiML from the URL it was given.
+        params = call_params(call_sid, to="+15551234567", from_=AGENT_NUMBER)
+        params["Direction"] = "outbound-api"
+        answer = await twilio_post(http, made.url, params)
+        stream = parse_stream(answer.text)
+        assert stream.parameters["agent"] == "default"
+        assert stream.parameters["number"] == AGENT_NUMBER
+        peer = TwilioPeer(
+            stream.url, call_sid=call_sid, parameters=stream.parameters, signature=None
+        )  # no upgrade signature: admitted by the stream token alone
+
+        async def twilio_ends_stream(_call: object, _fields: dict[str, str]) -> None:
+            peer.end_soon()
+
+        rest_fake.on_update = twilio_ends_stream
+        await peer.open()
+        await peer.pause(0.2)
+        await peer.say(speak("Hello there.", 8000))
+        await wait_until(lambda: peer.log.played_secs() > 0.5)
+
+        hung = await http.post(f"/telephony/twilio/calls/{call_sid}/hangup", headers=auth)
+        assert hung.status_code == 200 and made.status == "completed"
+        await asyncio.wait_for(peer.closed.wait(), 3.0)
+
+        done = {**params, "CallStatus": "completed", "CallDuration": "7"}
+        recorded = await twilio_post(http, f"{base}/telephony/twilio/status", done)
+        assert recorded.status_code == 204
+        record = (await http.get(f"/telephony/twilio/calls/{call_sid}", headers=auth)).json()
+        assert record["status"] == "completed" and record["duration_secs"] == 7
+        assert record["direction"] == "outbound" and record["agent"] == "default"
+        assert record["started_at"] <= record["ended_at"]
