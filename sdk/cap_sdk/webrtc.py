@@ -9,7 +9,7 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import httpx
@@ -31,6 +31,9 @@ FRAME_SAMPLES = 960
 CONNECT_TIMEOUT = 15.0
 MAX_QUEUED_EVENTS = 10_000
 MAX_QUEUED_SECONDS = 600.0
+
+
+E = TypeVar("E")
 
 
 class CallRejected(RuntimeError):
@@ -188,8 +191,8 @@ class WebRtcSession:
         while (event := await self._events.get()) is not None:
             yield event
 
-    async def next_event(self, *types: type[Any]) -> Event:
-        """The next event of one of ``types`` (any event if none given); others are skipped.
+    async def next_event(self, kind: type[E]) -> E:
+        """The next event of type ``kind``; events of other types are skipped.
 
         Bound the wait with ``asyncio.timeout`` around the call.
         """
@@ -198,7 +201,7 @@ class WebRtcSession:
             if event is None:
                 self._events.put_nowait(None)
                 raise ConnectionError("session closed")
-            if not types or isinstance(event, types):
+            if isinstance(event, kind):
                 return event
 
     async def close(self) -> None:

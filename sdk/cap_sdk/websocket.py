@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -26,6 +26,9 @@ from cap_sdk.sources import AudioSource
 SUPPORTED_RATES = (8000, 16000, 24000, 48000)
 START_TIMEOUT = 15.0
 MAX_QUEUED_EVENTS = 10_000  # a consumer that never reads loses the oldest audio first
+
+
+E = TypeVar("E")
 
 
 class SessionRejected(RuntimeError):
@@ -130,8 +133,8 @@ class WebSocketSession:
         while (event := await self._events.get()) is not None:
             yield event
 
-    async def next_event(self, *types: type[Any]) -> Event:
-        """The next event of one of ``types`` (any event if none given); others are skipped.
+    async def next_event(self, kind: type[E]) -> E:
+        """The next event of type ``kind``; events of other types are skipped.
 
         Bound the wait with ``asyncio.timeout`` around the call.
         """
@@ -140,7 +143,7 @@ class WebSocketSession:
             if event is None:
                 self._events.put_nowait(None)
                 raise ConnectionError("session closed")
-            if not types or isinstance(event, types):
+            if isinstance(event, kind):
                 return event
 
     async def close(self) -> None:

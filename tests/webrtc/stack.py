@@ -132,7 +132,12 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", loop="asyncio", ws="websockets-sansio"
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            loop="asyncio",
+            ws="websockets-sansio",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)

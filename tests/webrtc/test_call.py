@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 import httpx
 import numpy as np
@@ -54,7 +55,7 @@ async def collect(session: WebRtcSession, until_type: type, within: float = 10.0
     raise AssertionError(f"session ended before {until_type.__name__}")
 
 
-def loud_frames(events: list[Event]) -> int:
+def loud_frames(events: Sequence[Event]) -> int:
     return sum(1 for e in events if isinstance(e, AgentAudio) and rms(e) > LOUD)
 
 
@@ -124,7 +125,7 @@ async def test_spoken_question_is_heard_and_speech_barges_in(
         # The agent goes quiet at once: past the frames already in flight, silence
         # for the rest of the user's sentence.
         after = [await session.next_event(AgentAudio) for _ in range(40)]
-        assert loud_frames(after[10:]) == 0  # type: ignore[arg-type]
+        assert loud_frames(after[10:]) == 0
     finally:
         await session.close()
 
@@ -142,7 +143,7 @@ async def test_interrupt_message_stops_the_agent(stack: Stack, http: httpx.Async
         cut = events[-1]
         assert isinstance(cut, AgentInterrupted) and STORY.startswith(cut.heard_text)
         after = [await session.next_event(AgentAudio) for _ in range(30)]
-        assert loud_frames(after[10:]) == 0  # type: ignore[arg-type]
+        assert loud_frames(after[10:]) == 0
     finally:
         await session.close()
 

@@ -108,7 +108,8 @@ async def test_connect_close_cycles_leak_nothing() -> None:
             await session.close()
             await until(lambda: not stack.gateway.peers)
             assert session.connect_seconds is not None
-            return session.connect_seconds
+            seconds: float = session.connect_seconds
+            return seconds
 
         await cycle(http)  # warm-up: codec tables, executor threads, certificates
         fds, tasks, threads = counts()

@@ -27,7 +27,9 @@ TONE_16K = (8000 * np.sin(2 * np.pi * 440 * np.arange(1600) / 16000)).astype("<i
 
 
 def samples(frame: av.AudioFrame) -> np.ndarray:
-    return frame.to_ndarray()[0]
+    rows: np.ndarray = frame.to_ndarray()
+    first: np.ndarray = rows[0]
+    return first
 
 
 async def next_frame(track: OutboundAudioTrack, clock: PlayoutClock) -> av.AudioFrame:
@@ -86,7 +88,7 @@ async def test_a_stalled_sender_skips_ticks_and_the_rtp_clock_jumps() -> None:
     track = OutboundAudioTrack(clock)
     for _ in range(MAX_PENDING_TICKS + 3):
         clock._tick(0.0)
-    pts = [(await track.recv()).pts for _ in range(MAX_PENDING_TICKS)]
+    pts = [int((await track.recv()).pts or 0) for _ in range(MAX_PENDING_TICKS)]
     assert track.skipped_ticks == 3
     # The first frame after the stall carries the gap; later ones are contiguous.
     assert pts[0] == 3 * 960

@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from control_plane.voice.runtime import VoiceRuntime
-from pipelines.providers.base import ChatMessage
+from pipelines.providers.base import ChatMessage, ToolCall
 from tests.support.speech import silence, speak
 from tests.webrtc.stack import STORY, LiveServer, agent, live_app, registry, serve
 
@@ -53,7 +53,7 @@ def always_story(_messages: Any) -> str:
     return STORY
 
 
-def echo(messages: list[ChatMessage]) -> str:
+def echo(messages: Sequence[ChatMessage]) -> str | ToolCall:
     return f"You said {messages[-1].content}"
 
 
