@@ -34,6 +34,7 @@ from telephony.host import CallActions, Outbox, SessionHost
 from telephony.messages import (
     MAX_MEDIA_BYTES,
     MAX_MESSAGE_CHARS,
+    BadMessageCode,
     Connected,
     Dtmf,
     Mark,
@@ -117,7 +118,7 @@ class TwilioMediaStream:
         self.outbound = OutboundAudio("mulaw", TWILIO_RATE)
         self._budget = BadInputBudget(self.limits.max_bad_messages, self.limits.bad_window_secs)
         self._messages_before_start = 0
-        self.bad_messages: dict[str, int] = {}
+        self.bad_messages: dict[BadMessageCode, int] = {}
         self.digits: list[str] = []
         self.clears = 0
         self.last_interruption: AgentInterrupted | None = None
@@ -133,7 +134,7 @@ class TwilioMediaStream:
 
     # ------------------------------------------------------------ inbound
 
-    def reject(self, code: str, detail: str) -> None:
+    def reject(self, code: BadMessageCode, detail: str) -> None:
         """Count and log one bad message; the call carries on unless it is a flood."""
         self.bad_messages[code] = self.bad_messages.get(code, 0) + 1
         metrics.BAD_MESSAGES.labels(code).inc()
@@ -335,7 +336,7 @@ class TwilioMediaStream:
         metrics.STREAMS_CLOSED.labels(reason).inc()
 
 
-def _classify(exc: ValidationError) -> tuple[str, str]:
+def _classify(exc: ValidationError) -> tuple[BadMessageCode, str]:
     """The bad-message code for a failed parse, and a short description."""
     first = exc.errors()[0]
     kind = first["type"]
@@ -343,13 +344,11 @@ def _classify(exc: ValidationError) -> tuple[str, str]:
     detail = f"{where}: {first['msg']}" if where else first["msg"]
     if kind == "json_invalid":
         return "invalid_json", detail
-    if kind == "model_attributes_type" or (kind == "model_type" and not where):
+    if kind in ("dict_type", "model_type", "model_attributes_type") and not where:
         return "not_an_object", detail
-    if kind in ("union_tag_invalid",):
+    if kind == "union_tag_invalid":
         return "unknown_event", detail
-    if kind == "union_tag_not_found":
-        return "missing_field", detail
-    if kind == "missing":
+    if kind in ("union_tag_not_found", "missing"):
         return "missing_field", detail
     if kind == "string_too_long" and where.endswith("media.payload"):
         return "frame_too_large", detail

@@ -20,6 +20,14 @@ MAX_PAYLOAD_CHARS = (MAX_MEDIA_BYTES + 2) // 3 * 4
 MAX_CUSTOM_PARAMETERS = 16
 MAX_PARAMETER_CHARS = 256
 
+# Why a message was rejected (the label of cap_twilio_bad_messages_total).
+BadMessageCode = Literal[
+    "invalid_json", "not_an_object", "unknown_event", "missing_field", "invalid_field",
+    "message_too_large", "binary_frame", "frame_too_large", "bad_base64", "empty_media",
+    "media_before_start", "before_start", "wrong_stream_sid", "unexpected_track",
+    "unknown_mark", "duplicate_start", "unexpected_connected",
+]  # fmt: skip
+
 Sid = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 SeqNumber = Annotated[str, Field(max_length=20, pattern=r"^[0-9]+$")]
 MarkName = Annotated[str, Field(min_length=1, max_length=64)]
