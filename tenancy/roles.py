@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenancy.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -76,9 +76,6 @@ async def delete_role(session: AsyncSession, role_id: str) -> None:
     )
     if in_use is not None:
         raise Conflict("role is assigned to members; reassign them first")
-    for invitation in await session.scalars(
-        select(Invitation).where(Invitation.custom_role_id == role.id)
-    ):
-        await session.delete(invitation)
+    await session.execute(delete(Invitation).where(Invitation.custom_role_id == role.id))
     await session.delete(role)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenancy.errors import Conflict, NotFound
@@ -47,8 +47,8 @@ async def update_team(
 
 async def delete_team(session: AsyncSession, team_id: str) -> None:
     team = await get_team(session, team_id)
-    for member in await session.scalars(select(TeamMember).where(TeamMember.team_id == team.id)):
-        await session.delete(member)
+    # Statements, not object deletes: the unit of work does not order these two tables.
+    await session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
     await session.delete(team)
     await session.flush()
 

@@ -181,7 +181,7 @@ async def me(ctx: Annotated[UserContext, signed_in()]) -> MeOut:
             OrgMembershipOut(
                 org_id=org.id, slug=org.slug, name=org.name, role=m.role, status=org.status
             )
-            for m, org in rows.tuples()
+            for m, org in rows
         ]
     return MeOut(
         id=user.id,

@@ -47,7 +47,7 @@ async def test_draft_publish_versions_and_activation(api: Api) -> None:
     r = await api.call("GET", f"/v1/agents/{agent['id']}/versions/1", owner)
     assert r.json()["config"]["greeting"] == "Welcome!"
 
-    v2 = await api.call("POST", f"/v1/agents/front-desk/publish", owner)
+    v2 = await api.call("POST", "/v1/agents/front-desk/publish", owner)
     assert v2.json()["version"] == 2
     versions = (await api.call("GET", f"/v1/agents/{agent['id']}/versions", owner)).json()
     assert [v["version"] for v in versions] == [2, 1]

@@ -160,3 +160,26 @@ async def test_last_owner_is_protected_and_admins_cannot_touch_owners(api: Api) 
         "PATCH", f"/v1/members/{members[admin.user_id]}", owner, json={"role": "viewer"}
     )
     assert r.status_code == 200 and r.json()["role"] == "viewer"
+
+
+async def test_deleting_a_team_with_members_and_a_role_with_invitations(api: Api) -> None:
+    owner = await api.person()
+    assert owner.org_id
+    other = await api.member(owner.org_id, "member")
+    team = (await api.call("POST", "/v1/teams", owner, json={"name": "Ops"})).json()
+    await api.call("PUT", f"/v1/teams/{team['id']}/members/{other.user_id}", owner)
+    assert (await api.call("DELETE", f"/v1/teams/{team['id']}", owner)).status_code == 200
+    assert (await api.call("GET", f"/v1/teams/{team['id']}", owner)).status_code == 404
+
+    role = (
+        await api.call("POST", "/v1/roles", owner, json={"name": "R", "permissions": ["org.read"]})
+    ).json()
+    r = await api.call(
+        "POST",
+        "/v1/invitations",
+        owner,
+        json={"email": unique_email(), "role": None, "custom_role_id": role["id"]},
+    )
+    assert r.status_code == 201, r.text
+    assert (await api.call("DELETE", f"/v1/roles/{role['id']}", owner)).status_code == 200
+    assert (await api.call("GET", "/v1/invitations", owner)).json() == []
