@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,27 +120,9 @@ async def bench_qdrant_local(size: int, queries: int, dim: int = 384) -> dict[st
         conn = QdrantConnection.open(path=tmp)
         store = QdrantStore(conn, "bench-random", dim)
         t0 = time.perf_counter()
-        batch = 1000
-        for start in range(0, size, batch):
+        for start in range(0, size, 1000):
             await store.upsert(
-                [
-                    ChunkRecord(
-                        chunk_id=str(uuid.UUID(int=i + 1)),
-                        org_id=f"org{i % ORGS}",
-                        kb_id="kb",
-                        document_id=f"doc{i // 50}",
-                        document_name=f"doc{i // 50}.pdf",
-                        chunk_index=i % 50,
-                        text="lorem ipsum " * 60,
-                        heading_path=(),
-                        page=1,
-                        row=None,
-                        category=None,
-                        content_hash="h",
-                        vector=vectors[i].tolist(),
-                    )
-                    for i in range(start, min(start + batch, size))
-                ]
+                corpus_records(vectors[start : start + 1000], start, lambda i: f"org{i % ORGS}")
             )
         load_s = time.perf_counter() - t0
         q = unit_vectors(queries + 2, dim, seed=1).tolist()
@@ -166,24 +147,27 @@ async def bench_qdrant_local(size: int, queries: int, dim: int = 384) -> dict[st
     }
 
 
-def corpus_records(vectors: np.ndarray, org_of: Any, kb_of: Any) -> list[ChunkRecord]:
+def corpus_records(
+    vectors: np.ndarray, start: int, org_of: Any, kb_of: Any = lambda i: "kb"
+) -> list[ChunkRecord]:
+    """Bench points `start`.. with ids, org and kb derived from the global index."""
     return [
         ChunkRecord(
-            chunk_id=str(uuid.UUID(int=i + 1)),
-            org_id=org_of(i),
-            kb_id=kb_of(i),
-            document_id=f"doc{i // 50}",
-            document_name=f"doc{i // 50}.pdf",
-            chunk_index=i % 50,
+            chunk_id=str(uuid.UUID(int=start + n + 1)),
+            org_id=org_of(start + n),
+            kb_id=kb_of(start + n),
+            document_id=f"doc{(start + n) // 50}",
+            document_name=f"doc{(start + n) // 50}.pdf",
+            chunk_index=(start + n) % 50,
             text="lorem ipsum " * 60,
             heading_path=(),
             page=1,
             row=None,
             category=None,
             content_hash="h",
-            vector=vectors[i].tolist(),
+            vector=vector.tolist(),
         )
-        for i in range(len(vectors))
+        for n, vector in enumerate(vectors)
     ]
 
 
@@ -208,16 +192,10 @@ async def bench_edge_store(size: int, queries: int, dim: int = 384) -> list[dict
         store = EdgeStore(tmp, "bench-random", dim)
         t0 = time.perf_counter()
         for start in range(0, size, 1000):
-            chunk = vectors[start : start + 1000]
             await store.upsert(
-                [
-                    replace(r, chunk_id=str(uuid.UUID(int=start + i + 1)))
-                    for i, r in enumerate(
-                        corpus_records(
-                            chunk, lambda _: "org", lambda i, s=start: f"kb{(s + i) % 10}"
-                        )
-                    )
-                ]
+                corpus_records(
+                    vectors[start : start + 1000], start, lambda _: "org", lambda i: f"kb{i % 10}"
+                )
             )
         await store.optimize()
         load_s = time.perf_counter() - t0

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
         TooLarge,
         UnsupportedType,
     )
+    from rag.hits import Hit, RetrievalStats
     from rag.jobs import IngestJob, JobBoard, JobStatus
     from rag.limits import IngestLimits
-    from rag.service import Hit, KnowledgeService, RetrievalStats
+    from rag.service import KnowledgeService
     from rag.store import QdrantConnection, QdrantStore, Scope, VectorStore
     from rag.tool import format_context, run_search_tool, search_tool_spec
 
@@ -63,9 +64,9 @@ _EXPORTS = {
     "JobBoard": "rag.jobs",
     "JobStatus": "rag.jobs",
     "IngestLimits": "rag.limits",
-    "Hit": "rag.service",
+    "Hit": "rag.hits",
     "KnowledgeService": "rag.service",
-    "RetrievalStats": "rag.service",
+    "RetrievalStats": "rag.hits",
     "QdrantConnection": "rag.store",
     "QdrantStore": "rag.store",
     "Scope": "rag.store",

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from rag.catalog import DocumentCatalog, DocumentRecord, DocumentState, InMemoryCatalog
 from rag.chunking import Chunk, ChunkingConfig, chunk_blocks
@@ -25,73 +25,20 @@ from rag.errors import (
     QuotaExceeded,
     TooLarge,
 )
+from rag.hits import Hit, RetrievalStats
 from rag.jobs import IngestJob, JobBoard, JobHandle, JobStatus, new_job_id
 from rag.limits import IngestLimits
 from rag.parsing.blocks import DocumentKind
 from rag.parsing.detect import detect_kind
 from rag.parsing.runner import DocumentParser
 from rag.parsing.zipguard import check_zip
-from rag.store import ChunkRecord, Scope, ScoredChunk, VectorStore
+from rag.store import ChunkRecord, Scope, VectorStore
 
 log = logging.getLogger(__name__)
 
 _NAMESPACE = uuid.UUID("5b0c3a52-5f0e-4a4b-9d0e-3c6f1d2a9e71")
 #: Chunks embedded and written per step; also the granularity of job progress.
 EMBED_BATCH = 32
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One retrieved chunk with its source, ready to cite."""
-
-    chunk_id: str
-    text: str
-    score: float
-    kb_id: str
-    document_id: str
-    document_name: str
-    page: int | None
-    row: int | None
-    heading_path: tuple[str, ...]
-    category: str | None
-
-    @property
-    def source(self) -> str:
-        """Human citation: `menu.pdf p. 3`, `prices.csv row 12`, `faq.docx > Returns`."""
-        where = ""
-        if self.page is not None:
-            where = f" p. {self.page}"
-        elif self.row is not None:
-            where = f" row {self.row}"
-        section = f" > {' > '.join(self.heading_path)}" if self.heading_path else ""
-        return f"{self.document_name}{where}{section}"
-
-    @classmethod
-    def of(cls, chunk: ScoredChunk) -> Hit:
-        return cls(
-            chunk_id=chunk.chunk_id,
-            text=chunk.text,
-            score=chunk.score,
-            kb_id=chunk.kb_id,
-            document_id=chunk.document_id,
-            document_name=chunk.document_name,
-            page=chunk.page,
-            row=chunk.row,
-            heading_path=chunk.heading_path,
-            category=chunk.category,
-        )
-
-
-@dataclass(slots=True)
-class RetrievalStats:
-    """Counters for per-turn retrieval; exported as metrics by the caller."""
-
-    served: int = 0
-    #: Budget exceeded: the turn went on without knowledge.
-    misses: int = 0
-    errors: int = 0
-    #: Not started because earlier over-budget searches are still running.
-    shed: int = 0
 
 
 class KnowledgeService:

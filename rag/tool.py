@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rag.errors import RagError
-from rag.service import Hit, KnowledgeService
+from rag.hits import Hit
+from rag.service import KnowledgeService
 
 TOOL_NAME = "search_knowledge"
 MAX_TOOL_TOP_K = 8
