@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import uvicorn
@@ -19,7 +20,7 @@ from pipelines.providers.fake import FakeLLM, FakeLLMKnobs, FakeSTT, FakeTTS, Fa
 from pipelines.providers.registry import ProviderRegistry
 from telephony.numbers import DtmfRule, InMemoryNumberDirectory, NumberRoute
 from telephony.routes import router
-from telephony.service import TwilioTelephony
+from telephony.service import TwilioTelephony, utcnow
 from telephony.settings import TwilioSettings
 from telephony.signature import SignatureChecker
 from tests.telephony.twilio_rest import ACCOUNT_SID, AUTH_TOKEN
@@ -85,6 +86,8 @@ def make_app(
     *,
     api_base_url: str | None = None,
     public_url: str | None = None,
+    numbers: InMemoryNumberDirectory | None = None,
+    now: Callable[[], datetime] = utcnow,
     **settings: object,
 ) -> FastAPI:
     """The telephony router on a bare app (the full app mounts the same router)."""
@@ -103,7 +106,8 @@ def make_app(
         twilio_settings(api_base_url, **settings),
         public_url=public_url,
         secret_key=SECRET,
-        directory=directory(),
+        directory=numbers or directory(),
+        now=now,
     )
     app.include_router(router)
     return app
