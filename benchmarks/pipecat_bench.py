@@ -28,12 +28,11 @@ Equivalences with the CAP side:
   WebRTC track), the write time of each chunk recorded.
 * Logging at WARNING (no deployment ships DEBUG), RTVI and idle timeout off.
 """
-# mypy: allow-subclassing-any, allow-untyped-calls, ignore-missing-imports
+# mypy: allow-subclassing-any, allow-untyped-calls
 
 from __future__ import annotations
 
 import asyncio
-import math
 import sys
 import time
 from pathlib import Path
@@ -41,9 +40,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 import webrtcvad
-from loguru import logger
+from loguru import logger  # type: ignore[import-not-found, unused-ignore]
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.frames.frames import (
@@ -88,17 +86,11 @@ from benchmarks.voice.scenario import (
     StepSpec,
     reply_for,
     tokens_of,
+    tts_chunks,
 )
 from benchmarks.voice.traces import SessionTrace
 
 FRAME_SECS = 0.02
-
-
-def tone(samples: int, sample_rate: int, *, offset: int = 0, hz: float = 220.0) -> bytes:
-    """The same tone as CAP's FakeTTS, computed the same way per chunk."""
-    t = (np.arange(samples) + offset) / sample_rate
-    wave = 8000.0 * np.sin(2.0 * math.pi * hz * t)
-    return bytes(wave.astype(np.int16).tobytes())
 
 
 # ---------------------------------------------------------------- VAD
@@ -206,14 +198,11 @@ class FakeTTS(TTSService):
     async def run_tts(self, text: str, context_id: str) -> Any:
         await asyncio.sleep(TIMING.tts_first_audio_secs)
         self._trace.tts_first_audio.append(time.perf_counter())
-        total = int(len(text) * TIMING.tts_secs_per_char * SAMPLE_RATE)
-        chunk = SAMPLE_RATE * TIMING.tts_chunk_ms // 1000
-        for start in range(0, total, chunk):
+        for n, chunk in enumerate(tts_chunks(text)):
+            if n:
+                await asyncio.sleep(TIMING.tts_chunk_interval_secs)
             yield TTSAudioRawFrame(
-                audio=tone(min(chunk, total - start), SAMPLE_RATE, offset=start),
-                sample_rate=SAMPLE_RATE,
-                num_channels=1,
-                context_id=context_id,
+                audio=chunk, sample_rate=SAMPLE_RATE, num_channels=1, context_id=context_id
             )
 
 

@@ -11,13 +11,14 @@ that arrived since the previous one in one inference.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from benchmarks.voice import step
 from benchmarks.voice.feeder import PushFn
-from benchmarks.voice.scenario import TIMING, VAD, StepSpec, reply_for
+from benchmarks.voice.scenario import SAMPLE_RATE, TIMING, VAD, StepSpec, reply_for, tts_chunks
 from benchmarks.voice.traces import SessionTrace
 from media.clock import PlayoutClock
 from media.frames import PIPELINE_RATE, AudioFrame
@@ -33,8 +34,6 @@ from pipelines.providers.fake import (
     FakeLLMKnobs,
     FakeSTT,
     FakeSTTKnobs,
-    FakeTTS,
-    FakeTTSKnobs,
 )
 from pipelines.session import VoiceSession
 
@@ -52,21 +51,22 @@ class _TracedSTT(FakeSTT):
         return starts[-1][0] if starts else "hello"
 
 
-class _TracedTTS(FakeTTS):
+class _TracedTTS:
+    """The scenario's streaming fake TTS (``TTSProvider``), stamping each sentence's first audio."""
+
+    name = "bench-tts"
+    sample_rate = SAMPLE_RATE
+
     def __init__(self, trace: SessionTrace) -> None:
-        super().__init__(
-            knobs=FakeTTSKnobs(
-                first_audio_latency=TIMING.tts_first_audio_secs,
-                seconds_per_char=TIMING.tts_secs_per_char,
-                chunk_ms=TIMING.tts_chunk_ms,
-            )
-        )
         self._trace = trace
 
-    def samples_for(self, text: str) -> int:
-        # Called once per sentence, right after the first-audio latency.
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        await asyncio.sleep(TIMING.tts_first_audio_secs)
         self._trace.tts_first_audio.append(time.perf_counter())
-        return super().samples_for(text)
+        for n, chunk in enumerate(tts_chunks(text)):
+            if n:
+                await asyncio.sleep(TIMING.tts_chunk_interval_secs)
+            yield chunk
 
 
 def _responder(trace: SessionTrace) -> Any:

@@ -14,7 +14,11 @@ measures barge-in. The fake LLM answers U1 with ``LONG_REPLY`` and U2 with
 
 from __future__ import annotations
 
+import functools
 import json
+import math
+from array import array
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,7 +42,9 @@ class ProviderTiming:
     llm_token_interval_secs: float = 0.01
     tts_first_audio_secs: float = 0.1
     tts_secs_per_char: float = 0.06  # length of the produced speech
-    tts_chunk_ms: int = 20
+    # Streamed like a network TTS: 100 ms chunks at five times real time.
+    tts_chunk_ms: int = 100
+    tts_chunk_interval_secs: float = 0.02
 
     @property
     def ideal_secs(self) -> float:
@@ -71,6 +77,31 @@ def tokens_of(reply: str) -> list[str]:
     """Word tokens with their trailing space, as a streaming LLM sends them."""
     words = reply.split(" ")
     return [w + " " for w in words[:-1]] + [words[-1]]
+
+
+# A whole number of periods per second, so a one-second table loops seamlessly.
+_TONE_HZ = 200
+
+
+@functools.cache
+def _tone_table() -> bytes:
+    """Two seconds of a quiet tone: any chunk up to one second is one slice of it."""
+    step = 2.0 * math.pi * _TONE_HZ / SAMPLE_RATE
+    return array("h", (int(8000 * math.sin(step * i)) for i in range(2 * SAMPLE_RATE))).tobytes()
+
+
+def tts_chunks(text: str, timing: ProviderTiming = TIMING) -> Iterator[bytes]:
+    """The fake TTS audio for ``text``: slices of a precomputed tone.
+
+    Both sides use this, so synthesising costs each of them the same (almost
+    nothing: a real TTS is a network read, not work on our CPU).
+    """
+    total = int(len(text) * timing.tts_secs_per_char * SAMPLE_RATE)
+    chunk = SAMPLE_RATE * timing.tts_chunk_ms // 1000
+    table = _tone_table()
+    for start in range(0, total, chunk):
+        offset = (start % SAMPLE_RATE) * 2
+        yield table[offset : offset + 2 * min(chunk, total - start)]
 
 
 # ---------------------------------------------------------------- VAD settings

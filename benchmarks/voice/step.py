@@ -64,6 +64,17 @@ def _rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
+def _runqueue_wait_secs() -> float:
+    """Time this process's threads spent runnable but not running (other load on the core)."""
+    total = 0
+    for stat in Path("/proc/self/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     cycle = Cycle.load(Path(spec.data_dir))
     load_before = os.getloadavg()
@@ -84,9 +95,11 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     monitor.reset()
     lo = time.perf_counter()
     cpu_before = time.process_time()
+    waited_before = _runqueue_wait_secs()
     await feed
     hi = time.perf_counter()
     cpu = time.process_time() - cpu_before
+    waited = _runqueue_wait_secs() - waited_before
     lag = monitor.stop()
     rss_end = _rss()
     n = max(1, spec.sessions)
@@ -100,6 +113,9 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
         "window_secs": round(hi - lo, 3),
         "cpu_utilisation": round(cpu / max(1e-9, hi - lo), 3),
         "cpu_ms_per_session_second": round(cpu * 1000 / max(1e-9, hi - lo) / n, 4),
+        # Share of the window spent waiting for the core while runnable: how much
+        # other processes on the machine disturbed this step (0 on a quiet core).
+        "runqueue_wait_fraction": round(waited / max(1e-9, hi - lo), 3),
         "rss_base_mb": round(rss_base / 2**20, 2),
         "rss_per_session_mb": round((rss_live - rss_base) / n / 2**20, 4),
         "rss_per_session_end_mb": round((rss_end - rss_base) / n / 2**20, 4),
