@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--agent-file", default=None, help="TOML/JSON agent for voice sessions")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    call = sub.add_parser("call", help="phone a number and connect it to an agent (Twilio)")
+    call.add_argument("number", help="E.164 number to call, e.g. +15551234567")
+    call.add_argument("--agent", default="default", help="agent that talks once answered")
+    call.add_argument("--from", dest="from_", default=None, help="caller ID (one of our numbers)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -21,6 +25,18 @@ def main(argv: list[str] | None = None) -> int:
         from control_plane.bootstrap import migrate_command
 
         return migrate_command()
+    if args.command == "call":
+        from control_plane.settings import Settings
+        from telephony.cli import call_command
+
+        settings = Settings()
+        return call_command(
+            args.number,
+            args.agent,
+            args.from_,
+            public_url=settings.public_url,
+            secret_key=settings.secret_key,
+        )
     return 2
 
 
