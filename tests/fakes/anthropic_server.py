@@ -54,6 +54,8 @@ class AnthropicFake(FakeServer):
         self.script = LLMScript()
         # Send an ``event: error`` (overloaded) after this many deltas.
         self.error_event_after: int | None = None
+        # Raw SSE text written after message_start (malformed-input tests).
+        self.inject_events: list[str] = []
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self.messages)]
@@ -94,6 +96,8 @@ class AnthropicFake(FakeServer):
         sent = 0
         try:
             await resp.write(sse("message_start", {"type": "message_start", "message": message}))
+            for raw in self.inject_events:
+                await resp.write(raw.encode())
             index = 0
             if tokens:
                 block = {"type": "text", "text": ""}

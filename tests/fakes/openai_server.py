@@ -59,6 +59,8 @@ class OpenAIFake(FakeServer):
         self.transcript = transcript
         self.chars_per_second = 16.0
         self.chunk_bytes = 4801  # odd on purpose: adapters must re-align samples
+        # Raw SSE text written after the role chunk (malformed-input tests).
+        self.inject_events: list[str] = []
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -121,6 +123,8 @@ class OpenAIFake(FakeServer):
         sent = 0
         try:
             await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}))
+            for raw in self.inject_events:
+                await resp.write(raw.encode())
             for token in tokens:
                 await self.pace(sent, request)
                 await resp.write(chunk({"content": token}))

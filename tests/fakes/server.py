@@ -79,6 +79,9 @@ class FakeServer:
     async def start(self) -> None:
         app = web.Application()
         app.add_routes(self.routes())
+        app.add_routes(
+            [web.post("/_fake/knobs", self._set_knobs), web.get("/_fake/last", self._last)]
+        )
         # handler_cancellation: a client that drops the connection cancels its handler,
         # so a hanging handler never outlives the test.
         self._runner = web.AppRunner(
@@ -116,6 +119,28 @@ class FakeServer:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self._port}"
+
+    # ------------------------------------------------------------ control (out of process use)
+
+    async def _set_knobs(self, request: web.Request) -> web.Response:
+        """Benchmarks run fakes in another process and steer them here."""
+        knobs = await request.json()
+        self.knobs = FaultKnobs(**knobs)
+        return web.json_response({"ok": True})
+
+    async def _last(self, request: web.Request) -> web.Response:
+        """Timestamps of the latest request to ``?path=`` (perf_counter is system-wide)."""
+        path = request.query.get("path")
+        for rec in reversed(self.requests):
+            if path is None or rec.path == path:
+                return web.json_response(
+                    {
+                        "received_at": rec.received_at,
+                        "first_byte_at": rec.first_byte_at,
+                        "marks": rec.marks,
+                    }
+                )
+        return web.json_response({}, status=404)
 
     # ------------------------------------------------------------ helpers for routes
 

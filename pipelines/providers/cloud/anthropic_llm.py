@@ -5,6 +5,9 @@ parameter; tool results become ``tool_result`` blocks in a user turn;
 consecutive turns of one role are merged. A trailing assistant message is sent
 as a prefill, which Anthropic continues: that is how a fallback resumes a
 reply another provider started.
+
+The SDK sends the request and raises HTTP errors; the event stream is read raw
+and decoded by ``sse`` (the SDK's per-event models cost most of the CPU).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pipelines.providers.base import (
     ToolSpec,
 )
 from pipelines.providers.cloud.adapter import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, CloudAdapter
-from pipelines.providers.cloud.metrics import MetricsSink
+from pipelines.providers.cloud.error_map import streamed_error
+from pipelines.providers.cloud.metrics import MetricsRecorder, MetricsSink
+from pipelines.providers.cloud.sse import SSEDecoder, as_int, as_str, json_object
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 1024
@@ -55,6 +60,7 @@ class AnthropicLLM(CloudAdapter):
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
         )
+        self.invalid_events = 0  # malformed stream events skipped (untrusted input)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -72,38 +78,31 @@ class AnthropicLLM(CloudAdapter):
             extra["tools"] = [to_anthropic_tool(t) for t in tools]
         if self.temperature is not None:
             extra["temperature"] = self.temperature
-        # index -> [id, name, json pieces] for tool_use blocks being streamed
-        tool_blocks: dict[int, tuple[str, str, list[str]]] = {}
+        blocks: dict[int, tuple[str, str, list[str]]] = {}  # tool_use blocks in flight
         calls: list[ToolCall] = []
         try:
-            stream = await self._client.messages.create(
+            async with self._client.messages.with_streaming_response.create(
                 model=self.model,
                 max_tokens=self.max_tokens,
                 messages=turns,
                 stream=True,
                 **extra,
-            )
-            async with stream:
-                async for event in stream:
-                    if event.type == "message_start":
-                        rec.prompt_tokens = event.message.usage.input_tokens
-                    elif event.type == "content_block_start":
-                        block = event.content_block
-                        if block.type == "tool_use":
-                            rec.first_byte()
-                            tool_blocks[event.index] = (block.id, block.name, [])
-                    elif event.type == "content_block_delta":
-                        delta = event.delta
-                        if delta.type == "text_delta" and delta.text:
-                            rec.first_byte()
-                            yield TextDelta(delta.text)
-                        elif delta.type == "input_json_delta" and event.index in tool_blocks:
-                            tool_blocks[event.index][2].append(delta.partial_json)
-                    elif event.type == "content_block_stop" and event.index in tool_blocks:
-                        tool_id, name, pieces = tool_blocks.pop(event.index)
-                        calls.append(ToolCall(tool_id, name, "".join(pieces) or "{}"))
-                    elif event.type == "message_delta":
-                        rec.completion_tokens = event.usage.output_tokens
+            ) as response:
+                decoder = SSEDecoder()
+                async for line in response.iter_lines():
+                    event = decoder.feed(line)
+                    if event is None or event.event == "ping":
+                        continue
+                    data = json_object(event.data)
+                    if data is None:
+                        self.invalid_events += 1
+                        continue
+                    if event.event == "error" or data.get("type") == "error":
+                        raise streamed_error(data, self.name)
+                    text = self._on_event(data, rec, blocks, calls)
+                    if text:
+                        rec.first_byte()
+                        yield TextDelta(text)
             for call in calls:
                 yield ToolCallEvent(call)
             yield LLMUsage(rec.prompt_tokens, rec.completion_tokens)
@@ -112,6 +111,47 @@ class AnthropicLLM(CloudAdapter):
             raise error from None
         finally:
             self._publish(rec, error)
+
+    def _on_event(
+        self,
+        data: dict[str, Any],
+        rec: MetricsRecorder,
+        blocks: dict[int, tuple[str, str, list[str]]],
+        calls: list[ToolCall],
+    ) -> str:
+        """Apply one stream event; the text it carries, if any."""
+        kind = data.get("type")
+        index = data.get("index")
+        if kind == "content_block_delta":
+            delta = data.get("delta")
+            if not isinstance(delta, dict):
+                self.invalid_events += 1
+            elif delta.get("type") == "text_delta":
+                return as_str(delta.get("text"))
+            elif delta.get("type") == "input_json_delta" and index in blocks:
+                blocks[index][2].append(as_str(delta.get("partial_json")))
+        elif kind == "content_block_start":
+            block = data.get("content_block")
+            if not isinstance(block, dict) or not isinstance(index, int):
+                self.invalid_events += 1
+            elif block.get("type") == "tool_use":
+                rec.first_byte()
+                blocks[index] = (as_str(block.get("id")), as_str(block.get("name")), [])
+        elif kind == "content_block_stop":
+            if index in blocks:
+                tool_id, name, pieces = blocks.pop(index)
+                calls.append(ToolCall(tool_id, name, "".join(pieces) or "{}"))
+        elif kind == "message_start":
+            message = data.get("message")
+            usage = message.get("usage") if isinstance(message, dict) else None
+            rec.prompt_tokens = as_int(usage.get("input_tokens")) if isinstance(usage, dict) else 0
+        elif kind == "message_delta":
+            usage = data.get("usage")
+            if isinstance(usage, dict):
+                rec.completion_tokens = as_int(usage.get("output_tokens"))
+        elif kind != "message_stop":
+            self.invalid_events += 1
+        return ""
 
 
 def to_anthropic_tool(tool: ToolSpec) -> ToolParam:

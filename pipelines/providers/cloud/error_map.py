@@ -83,6 +83,19 @@ def to_provider_error(
     )
 
 
+def streamed_error(body: Mapping[str, Any], provider: str) -> ProviderStatusError:
+    """An error event inside an HTTP 200 stream (``{"error": {"type", "message"}}``)."""
+    inner = body.get("error", body)
+    inner = inner if isinstance(inner, Mapping) else {}
+    kind = inner.get("type") if isinstance(inner.get("type"), str) else inner.get("code")
+    status = _TYPE_STATUS.get(kind if isinstance(kind, str) else "", 500)
+    detail = _message_in(body) or "error event in stream"
+    detail = " ".join(detail.split())[:MAX_DETAIL_CHARS]
+    return ProviderStatusError(
+        f"{provider}: stream error {status}: {detail}", status=status, provider=provider
+    )
+
+
 def _status_of(exc: BaseException) -> int | None:
     if isinstance(exc, websockets.exceptions.InvalidStatus):
         return int(exc.response.status_code)

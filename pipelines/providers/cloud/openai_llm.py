@@ -4,6 +4,10 @@ One adapter covers OpenAI, Groq and local servers (vLLM, llama.cpp server,
 Ollama) through ``base_url``. Text deltas are yielded as they arrive; tool
 calls are assembled from their fragments and yielded whole once the stream
 says it is done, so a half-received call is never acted on.
+
+The SDK builds, authenticates and sends the request and raises HTTP errors;
+the event stream is read raw (``with_streaming_response``) and decoded by
+``sse``, because the SDK's per-chunk model building was most of the CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from pipelines.providers.base import (
     ToolSpec,
 )
 from pipelines.providers.cloud.adapter import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, CloudAdapter
+from pipelines.providers.cloud.error_map import streamed_error
 from pipelines.providers.cloud.metrics import MetricsSink
+from pipelines.providers.cloud.sse import SSEDecoder, as_int, as_str, json_object
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -63,6 +69,7 @@ class OpenAILLM(CloudAdapter):
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
         )
+        self.invalid_events = 0  # malformed stream chunks skipped (untrusted input)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -84,30 +91,38 @@ class OpenAILLM(CloudAdapter):
         fragments: dict[int, _ToolFragments] = {}
         usage: LLMUsage | None = None
         try:
-            stream = await self._client.chat.completions.create(
+            async with self._client.chat.completions.with_streaming_response.create(
                 model=self.model,
                 messages=to_openai_messages(messages),
                 stream=True,
                 **extra,
-            )
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = LLMUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                    for choice in chunk.choices:
-                        delta = choice.delta
-                        if delta.content:
-                            rec.first_byte()
-                            rec.completion_tokens += 1
-                            yield TextDelta(delta.content)
-                        for tc in delta.tool_calls or ():
-                            rec.first_byte()
-                            frag = fragments.setdefault(tc.index, _ToolFragments())
-                            frag.id = tc.id or frag.id
-                            if tc.function is not None:
-                                frag.name = tc.function.name or frag.name
-                                if tc.function.arguments:
-                                    frag.arguments.append(tc.function.arguments)
+            ) as response:
+                decoder = SSEDecoder()
+                done = False
+                # Read to the end even after [DONE]: a drained response keeps
+                # its keep-alive connection for the next turn.
+                async for line in response.iter_lines():
+                    event = decoder.feed(line)
+                    if event is None or done:
+                        continue
+                    if event.data == "[DONE]":
+                        done = True
+                        continue
+                    chunk = json_object(event.data)
+                    if chunk is None:
+                        self.invalid_events += 1
+                        continue
+                    if "error" in chunk:
+                        raise streamed_error(chunk, self.name)
+                    if isinstance(chunk.get("usage"), dict):
+                        u = chunk["usage"]
+                        usage = LLMUsage(
+                            as_int(u.get("prompt_tokens")), as_int(u.get("completion_tokens"))
+                        )
+                    for text in self._read_choices(chunk, fragments):
+                        rec.first_byte()
+                        rec.completion_tokens += 1
+                        yield TextDelta(text)
             for index in sorted(fragments):
                 frag = fragments[index]
                 call = ToolCall(frag.id or f"call_{index}", frag.name, "".join(frag.arguments))
@@ -121,6 +136,40 @@ class OpenAILLM(CloudAdapter):
             raise error from None
         finally:
             self._publish(rec, error)
+
+    def _read_choices(
+        self, chunk: dict[str, Any], fragments: dict[int, _ToolFragments]
+    ) -> list[str]:
+        """Text deltas of a chunk; tool-call fragments go into ``fragments``."""
+        texts: list[str] = []
+        choices = chunk.get("choices")
+        if choices is None:  # e.g. a usage-only chunk from some servers
+            return texts
+        if not isinstance(choices, list):
+            self.invalid_events += 1
+            return texts
+        for choice in choices:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                self.invalid_events += 1
+                continue
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                texts.append(content)
+            calls = delta.get("tool_calls")
+            for tc in calls if isinstance(calls, list) else ():
+                index = tc.get("index") if isinstance(tc, dict) else None
+                if not isinstance(index, int):
+                    self.invalid_events += 1
+                    continue
+                frag = fragments.setdefault(index, _ToolFragments())
+                frag.id = as_str(tc.get("id")) or frag.id
+                function = tc.get("function")
+                if isinstance(function, dict):
+                    frag.name = as_str(function.get("name")) or frag.name
+                    if piece := as_str(function.get("arguments")):
+                        frag.arguments.append(piece)
+        return texts
 
 
 def to_openai_tool(tool: ToolSpec) -> ChatCompletionToolParam:
