@@ -77,7 +77,10 @@ class Feeder:
             if delay > 0:
                 await asyncio.sleep(delay)
             else:
+                # Behind: still let everything else run between batches, as a
+                # socket's readiness callbacks would; never spin on the backlog.
                 self.max_lag = max(self.max_lag, -delay)
+                await asyncio.sleep(0)
             for caller in callers:
                 index = (k + caller.offset) % n
                 now = time.perf_counter()
