@@ -22,6 +22,7 @@ from typing import Any, Literal
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
+    RTCDtlsTransport,
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
@@ -67,6 +68,7 @@ CloseReason = Literal[
     "session_failed",
     "server_shutdown",
     "bad_offer",
+    "dtls_failed",
 ]
 
 
@@ -160,6 +162,8 @@ class WebRtcPeer:
             raise BadOffer(f"offer SDP rejected (does it offer Opus audio?): {exc}") from exc
         if transceiver.mid is None:
             raise BadOffer("the offer has no audio media section")
+        dtls = transceiver.receiver.transport
+        dtls.on("statechange", lambda: self._on_dtls_state(dtls))
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
@@ -187,9 +191,17 @@ class WebRtcPeer:
         elif state == "failed":
             self.close("ice_failed")
         elif state == "closed":
-            # A hang-up closes DTLS over a live ICE path; expired consent
-            # (RFC 7675) closes ICE itself underneath.
-            ice_gone = self.pc.iceConnectionState in ("failed", "closed")
+            self.close("peer_closed")
+
+    def _on_dtls_state(self, dtls: RTCDtlsTransport) -> None:
+        # The earliest sign that the call is over, and the only point where its
+        # cause can be told: a hang-up closes DTLS over a live ICE path, while
+        # expired consent (RFC 7675) or a dead network closes ICE underneath.
+        if dtls.state == "failed":
+            self.close("dtls_failed")
+        elif dtls.state == "closed" and self.state is not PeerState.CLOSED:
+            connection = getattr(dtls.transport, "_connection", None)
+            ice_gone = bool(getattr(connection, "_closing", False))
             self.close("ice_failed" if ice_gone else "peer_closed")
 
     def _arm_watchdog(self) -> None:

@@ -66,6 +66,17 @@ async def test_a_client_whose_network_vanishes_is_hung_up_on() -> None:
         await session.close()
 
 
+async def test_a_client_closing_its_connection_is_a_peer_hang_up() -> None:
+    stack = quick_stack()
+    async with running(stack) as http:
+        session = await connect_webrtc(BASE_URL, key=stack.key(), http=http)
+        await session.pc.close()  # no session.end first: DTLS close_notify only
+        await until(lambda: not stack.gateway.peers)
+        assert stack.gateway.closed_by_reason == {"peer_closed": 1}
+        assert not stack.runtime.sessions
+        await session.close()
+
+
 async def test_ice_consent_failure_closes_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
     # RFC 7675 consent checks, sped up from 5 s x 6 to 0.1 s x 2.
     monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.1)
