@@ -47,15 +47,22 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
+RATIO_NOTE = (
+    "CAP/pipecat below 1: CAP lower (better for latency, CPU, memory); "
+    "for sessions per core, above 1: CAP carries more."
+)
+
+
 def render_text(rows: list[Row]) -> str:
-    head = f"{'figure':<52} {'CAP':>9} {'pipecat':>9} {'CAP/pc':>7}  target"
+    width = max(len(r.figure) + len(r.unit) + 3 for r in rows)
+    head = f"{'figure':<{width}} {'CAP':>8} {'pipecat':>8} {'CAP/pc':>7}  target"
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
         cap, pc = _fmt(r.cap, r.unit), _fmt(r.pipecat, r.unit)
-        lines.append(
-            f"{r.figure + ' (' + r.unit + ')':<52} {cap:>9} {pc:>9} {ratio:>7}  {r.target}"
-        )
+        name = f"{r.figure} ({r.unit})"
+        lines.append(f"{name:<{width}} {cap:>8} {pc:>8} {ratio:>7}  {r.target}")
+    lines.append(RATIO_NOTE)
     return "\n".join(lines)
 
 
@@ -70,6 +77,7 @@ def render_markdown(rows: list[Row]) -> str:
             f"| {r.figure} ({r.unit}) | {_fmt(r.cap, r.unit)} | {_fmt(r.pipecat, r.unit)} "
             f"| {ratio} | {r.target} |"
         )
+    lines += ["", RATIO_NOTE]
     return "\n".join(lines)
 
 

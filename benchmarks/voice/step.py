@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import psutil
 
 from benchmarks.voice.feeder import Feeder, LagMonitor, PushFn, callers_for
-from benchmarks.voice.scenario import Cycle, StepSpec
+from benchmarks.voice.scenario import FRAME_SECS, Cycle, StepSpec
 from benchmarks.voice.traces import SessionTrace, analyse
 
 RESULT_PREFIX = "STEP-RESULT "
@@ -94,12 +94,16 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     harness.begin_window()
     monitor.reset()
     lo = time.perf_counter()
+    pushed_before = feeder.frames_pushed
     cpu_before = time.process_time()
     waited_before = _runqueue_wait_secs()
     await feed
     hi = time.perf_counter()
     cpu = time.process_time() - cpu_before
     waited = _runqueue_wait_secs() - waited_before
+    # Audio actually fed in the window: an overloaded step feeds less, so the
+    # CPU cost per session-second stays a cost, not a share of a starved core.
+    fed_secs = (feeder.frames_pushed - pushed_before) * FRAME_SECS
     lag = monitor.stop()
     rss_end = _rss()
     n = max(1, spec.sessions)
@@ -112,7 +116,7 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
         "open_secs": round(open_secs, 3),
         "window_secs": round(hi - lo, 3),
         "cpu_utilisation": round(cpu / max(1e-9, hi - lo), 3),
-        "cpu_ms_per_session_second": round(cpu * 1000 / max(1e-9, hi - lo) / n, 4),
+        "cpu_ms_per_session_second": round(cpu * 1000 / max(1e-9, fed_secs), 4),
         # Share of the window spent waiting for the core while runnable: how much
         # other processes on the machine disturbed this step (0 on a quiet core).
         "runqueue_wait_fraction": round(waited / max(1e-9, hi - lo), 3),
