@@ -18,7 +18,8 @@ _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Ids and slugs: plain characters only, so nothing odd ever reaches a query.
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
 Limit = Annotated[int, Field(ge=1, le=500)]
 

@@ -23,6 +23,7 @@ from control_plane.api.schemas import check_json
 from control_plane.chat import service
 from control_plane.chat.engine import ReplyDelta, ReplyDone, reply
 from pipelines.providers.base import ChatMessage
+from tenancy import audit
 from tenancy.errors import NotFound, TenancyError
 from tenancy.permissions import Permission as P
 
@@ -94,6 +95,13 @@ async def _prepare(ctx: Authorized, body: CompletionIn) -> tuple[ResolvedAgent, 
         )
         for m in _history(body):
             await service.append(session, conversation, m.role, m.content)
+        audit.record(
+            session,
+            audit.AuditEvent("openai.chat_completions", f"conversation_id={conversation.id}"),
+            org_id=ctx.org_id,
+            principal=ctx.principal,
+            ip=ctx.ip,
+        )
     return agent, conversation.id
 
 
