@@ -1,0 +1,385 @@
+"""Concurrent real-time Twilio calls per core, through the full Twilio path.
+
+Each call is a ``TwilioMediaStream`` fed Twilio's JSON messages as Twilio sends
+them: 20 ms base64 mu-law 8 kHz ``media`` frames in real time (espeak-ng speech,
+then silence, in a cycle), and it answers with ``media`` and ``mark`` messages
+that a simulated Twilio plays back at real-time rate, echoing each mark once
+the audio before it has played. In between: validation at the edge, mu-law
+decode, 8 -> 16 kHz resampling, webrtcvad, the turn engine with fake
+providers (STT 150 ms, LLM first token 200 ms, TTS first audio 100 ms), the
+shared playout clock, 16 -> 8 kHz resampling, mu-law encode, marks.
+
+What is not in the path: the WebSocket framing itself (the messages go
+straight into the stream's ``receive_text`` and out of its outbox); the
+simulated Twilio runs in the same process and its CPU counts against us.
+
+Each N runs in a fresh process pinned to one CPU. A step passes when no frame
+was late (an outgoing tick finishing after the next tick's deadline, a missed
+tick, or an incoming batch more than a frame late) and the p95 added latency
+(agent's first audio at the caller minus end of caller speech, minus the fixed
+VAD stop window and provider delays) is under twice the 1-call value.
+
+The codec comparison measures, per 20 ms frame, our edge (pydantic validation,
+base64, table mu-law, soxr stream resampling, template JSON) against pipecat's
+``TwilioFrameSerializer`` (json, base64, audioop, its stream resampler), the
+latter in pipecat's own virtualenv when one is found.
+
+    python benchmarks/twilio_bench.py [--calls 1 50 100 200 300] [--secs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT = "TWILIO-BENCH "
+PIPECAT_PYTHON = Path("/tmp/pcvenv/bin/python")
+FRAME = 0.02
+VAD_STOP, STT, LLM_FIRST, TTS_FIRST = 0.6, 0.15, 0.2, 0.1
+FLOOR = VAD_STOP + STT + LLM_FIRST + TTS_FIRST  # fixed part of every response
+REPLY = "Sure, it is half past ten."  # ~1.6 s of fake TTS audio
+CYCLE_SECS = 6.0  # speech, then silence while the agent answers
+ULAW_FRAME = bytes(range(96, 256))  # 160 bytes: 20 ms of mu-law
+
+
+# ---------------------------------------------------------------- one step (child)
+
+
+def _speech_frames() -> tuple[list[str], int]:
+    """Base64 mu-law 20 ms frames of one utterance, and the index of its last voiced frame."""
+    import base64
+
+    import numpy as np
+
+    from media.codecs.g711 import ulaw_encode
+    from tests.support.speech import speak
+
+    pcm = speak("What time is it, please?", 8000)
+    frames = [pcm[i : i + 320].ljust(320, b"\0") for i in range(0, len(pcm), 320)]
+    loud = [i for i, f in enumerate(frames) if np.abs(np.frombuffer(f, "<i2")).max() > 500]
+    return [base64.b64encode(ulaw_encode(f)).decode() for f in frames], loud[-1]
+
+
+class SimulatedTwilio:
+    """Twilio's side of one call: plays what it receives, echoes marks, honours clear."""
+
+    def __init__(
+        self,
+        index: int,
+        phase: int,
+        speech: tuple[list[str], int, str],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.sid = f"MZ{index:032x}"
+        self.call_sid = f"CA{index:032x}"
+        self.speech, self.last_voiced, self.silent = speech
+        self.loop = loop
+        self.cycle = round(CYCLE_SECS / FRAME)
+        self.tick = phase
+        self.buffered = 0  # bytes queued for playback
+        self.received = 0
+        self.played = 0
+        self.marks: list[tuple[int, str]] = []
+        self.cleared_marks: list[str] = []
+        self.speech_end: float | None = None
+        self.latencies: list[float] = []
+        self.stream: Any = None
+
+    def inbound(self, now: float) -> str:
+        position = self.tick % self.cycle
+        self.tick += 1
+        payload = self.speech[position] if position < len(self.speech) else self.silent
+        if position == self.last_voiced:
+            self.speech_end = now + FRAME  # the frame's audio ends 20 ms on
+        return (
+            f'{{"event":"media","sequenceNumber":"{self.tick}","media":{{"track":"inbound",'
+            f'"chunk":"{self.tick}","timestamp":"{self.tick * 20}","payload":"{payload}"}},'
+            f'"streamSid":"{self.sid}"}}'
+        )
+
+    # Outbox protocol: what the server sends.
+    def send(self, text: str, *, audio: bool = False) -> None:
+        if text.startswith('{"event":"media"'):
+            size = (len(text) - MEDIA_OVERHEAD - len(self.sid)) // 4 * 3 - text.count("=")
+            self.buffered += size
+            self.received += size
+            if self.speech_end is not None:
+                self.latencies.append(self.loop.time() - self.speech_end)
+                self.speech_end = None
+        elif text.startswith('{"event":"mark"'):
+            self.marks.append((self.received, text[text.rindex(':"') + 2 : -3]))
+        elif text.startswith('{"event":"clear"'):
+            self.buffered = 0
+            self.received = self.played
+            # Twilio echoes every pending mark at once on a clear.
+            self.cleared_marks += [name for _, name in self.marks]
+            self.marks = []
+
+    def drop_audio(self) -> int:
+        return 0
+
+    def playback(self) -> list[str]:
+        """One 20 ms playback tick; returns the mark echoes now due."""
+        take = min(160, self.buffered)
+        self.buffered -= take
+        self.played += take
+        due, self.cleared_marks = self.cleared_marks, []
+        while self.marks and self.marks[0][0] <= self.played:
+            due.append(self.marks.pop(0)[1])
+        return [
+            f'{{"event":"mark","sequenceNumber":"0","streamSid":"{self.sid}",'
+            f'"mark":{{"name":"{name}"}}}}'
+            for name in due
+        ]
+
+
+MEDIA_OVERHEAD = len('{"event":"media","streamSid":"","media":{"payload":""}}')
+
+
+async def run_step(calls: int, secs: float, warmup: float) -> dict[str, Any]:
+    import base64
+    import resource
+
+    from control_plane.voice.runtime import VoiceRuntime
+    from media.codecs.g711 import ulaw_encode
+    from pipelines.agent import AgentSpec, ProviderSpec
+    from pipelines.providers.fake import (
+        FakeLLM,
+        FakeLLMKnobs,
+        FakeSTT,
+        FakeSTTKnobs,
+        FakeTTS,
+        FakeTTSKnobs,
+    )
+    from pipelines.providers.registry import ProviderRegistry
+    from telephony.admission import StreamAdmission
+    from telephony.media_stream import TwilioMediaStream
+    from telephony.tokens import StreamTokens
+
+    loop = asyncio.get_running_loop()
+    registry = ProviderRegistry()
+    registry.register("stt", "b", lambda: FakeSTT(knobs=FakeSTTKnobs(final_latency=STT)))
+    registry.register(
+        "llm", "b", lambda: FakeLLM(lambda _: REPLY, FakeLLMKnobs(LLM_FIRST, token_interval=0.01))
+    )
+    registry.register(
+        "tts", "b", lambda: FakeTTS(knobs=FakeTTSKnobs(first_audio_latency=TTS_FIRST))
+    )
+    spec = AgentSpec(
+        id="bench", greeting=None, stt=(ProviderSpec("b"),), llm=(ProviderSpec("b"),),
+        tts=(ProviderSpec("b"),), vad="webrtc",
+    )  # fmt: skip
+    runtime = VoiceRuntime(registry, {"bench": spec}, max_sessions=calls + 1)
+    await runtime.start()
+    tokens = StreamTokens(b"b" * 32)
+    frames, last_voiced = _speech_frames()
+    speech = (frames, last_voiced, base64.b64encode(ulaw_encode(bytes(320))).decode())
+    rng = random.Random(7)
+    peers: list[SimulatedTwilio] = []
+    for i in range(calls):
+        peer = SimulatedTwilio(i, rng.randrange(round(CYCLE_SECS / FRAME)), speech, loop)
+        admission = StreamAdmission(tokens, upgrade_signed=True)
+        peer.stream = TwilioMediaStream(runtime, peer, admission=admission)
+        start = {
+            "event": "start", "streamSid": peer.sid,
+            "start": {"accountSid": "AC" + "0" * 32, "callSid": peer.call_sid,
+                      "customParameters": {"agent": "bench"},
+                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                      "channels": 1}},
+        }  # fmt: skip
+        await peer.stream.receive_text(json.dumps(start))
+        peers.append(peer)
+
+    out_late: list[float] = []
+    runtime.clock.register(lambda when: out_late.append(loop.time() - when))
+    in_late: list[float] = []
+    started = loop.time()
+    measure_from = started + warmup
+    end = measure_from + secs
+    deadline = started
+    cpu0 = None
+    while deadline < end:
+        deadline += FRAME
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        now = loop.time()
+        if now >= measure_from and cpu0 is None:
+            cpu0 = time.process_time()
+            out_late.clear()
+            clock0 = (runtime.clock.skipped_ticks, runtime.clock.late_ticks)
+            for peer in peers:
+                peer.latencies.clear()
+        in_late.append(now - deadline)
+        for peer in peers:
+            await peer.stream.receive_text(peer.inbound(now))
+            for echo in peer.playback():
+                await peer.stream.receive_text(echo)
+    cpu = time.process_time() - (cpu0 or 0.0)
+    window_in = in_late[round(warmup / FRAME) :]
+    latencies = sorted(x for p in peers for x in p.latencies)
+    bad = sum(sum(p.stream.bad_messages.values()) for p in peers)
+    for peer in peers:
+        await peer.stream.aclose()
+    result = {
+        "calls": calls,
+        "window_secs": secs,
+        "late_out_ticks": sum(1 for x in out_late if x > FRAME),
+        "late_in_ticks": sum(1 for x in window_in if x > FRAME),
+        "skipped_ticks": runtime.clock.skipped_ticks - clock0[0],
+        "max_out_lateness_ms": round(max(out_late, default=0.0) * 1000, 1),
+        "max_in_lateness_ms": round(max(window_in, default=0.0) * 1000, 1),
+        "turns": len(latencies),
+        "p50_latency_ms": _ms(latencies, 0.5),
+        "p95_latency_ms": _ms(latencies, 0.95),
+        "p95_added_ms": round(_ms(latencies, 0.95) - FLOOR * 1000, 1) if latencies else None,
+        "cpu_utilisation": round(cpu / secs, 3),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "bad_messages": bad,
+    }
+    await runtime.aclose()
+    return result
+
+
+def _ms(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
+
+
+# ---------------------------------------------------------------- codec comparison (child)
+
+
+def cap_codec(frames: int) -> dict[str, float]:
+    import base64
+
+    from media.transcode import InboundAudio, OutboundAudio
+    from telephony.messages import inbound_message, media_message
+
+    payload = base64.b64encode(ULAW_FRAME).decode()
+    text = json.dumps({"event": "media", "streamSid": "MZ" + "0" * 32,
+                       "media": {"track": "inbound", "payload": payload}})  # fmt: skip
+    inbound, outbound = InboundAudio("mulaw", 8000), OutboundAudio("mulaw", 8000)
+    pcm16k = bytes(range(256)) * 2 + bytes(128)
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        message = inbound_message.validate_json(text)
+        inbound.push(base64.b64decode(message.media.payload, validate=True))  # type: ignore[union-attr]
+    t1 = time.perf_counter()
+    for _ in range(frames):
+        media_message("MZ" + "0" * 32, base64.b64encode(outbound.convert(pcm16k)).decode())
+    t2 = time.perf_counter()
+    return {"in_us": (t1 - t0) / frames * 1e6, "out_us": (t2 - t1) / frames * 1e6}
+
+
+async def pipecat_codec(frames: int) -> dict[str, float]:
+    import base64
+
+    from pipecat.frames.frames import OutputAudioRawFrame
+    from pipecat.serializers.twilio import TwilioFrameSerializer
+
+    params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
+    serializer = TwilioFrameSerializer("MZ" + "0" * 32, params=params)
+    serializer._sample_rate = 16000  # what setup() sets from the pipeline's StartFrame
+    payload = base64.b64encode(ULAW_FRAME).decode()
+    text = json.dumps({"event": "media", "streamSid": "MZ" + "0" * 32,
+                       "media": {"track": "inbound", "payload": payload}})  # fmt: skip
+    pcm16k = bytes(range(256)) * 2 + bytes(128)
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        await serializer.deserialize(text)
+    t1 = time.perf_counter()
+    for _ in range(frames):
+        await serializer.serialize(OutputAudioRawFrame(pcm16k, 16000, 1))
+    t2 = time.perf_counter()
+    return {"in_us": (t1 - t0) / frames * 1e6, "out_us": (t2 - t1) / frames * 1e6}
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def _child(args: list[str], python: str = sys.executable) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [python, __file__, *args], capture_output=True, text=True, env=env, check=False
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT):
+            parsed: dict[str, Any] = json.loads(line.removeprefix(RESULT))
+            return parsed
+    raise RuntimeError(f"step {args} failed:\n{done.stderr[-3000:]}")
+
+
+def _worker(argv: list[str]) -> None:
+    mode = argv[0]
+    if mode == "step":
+        os.sched_setaffinity(0, {int(argv[4])})
+        import uvloop
+
+        result = uvloop.run(run_step(int(argv[1]), float(argv[2]), float(argv[3])))
+    elif mode == "cap-codec":
+        result = cap_codec(int(argv[1]))
+    else:
+        result = asyncio.run(pipecat_codec(int(argv[1])))
+    print(RESULT + json.dumps(result), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 50, 100, 150, 200, 250, 300])
+    parser.add_argument("--secs", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=4.0)
+    parser.add_argument("--cpu", type=int, default=1, help="CPU each step is pinned to")
+    parser.add_argument("--codec-frames", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/twilio.json")
+    args = parser.parse_args()
+
+    codec: dict[str, Any] = {"cap": _child(["cap-codec", str(args.codec_frames)])}
+    if PIPECAT_PYTHON.exists():
+        codec["pipecat"] = _child(["pipecat-codec", str(args.codec_frames)], str(PIPECAT_PYTHON))
+    else:
+        codec["pipecat"] = "pipecat-ai not installed: serializer not measured"
+    print("codec per 20 ms frame (us):", json.dumps(codec))
+
+    steps: list[dict[str, Any]] = []
+    baseline: float | None = None
+    for calls in args.calls:
+        step = _child(["step", str(calls), str(args.secs), str(args.warmup), str(args.cpu)])
+        if baseline is None:
+            baseline = step["p95_added_ms"]
+        late = step["late_out_ticks"] + step["late_in_ticks"] + step["skipped_ticks"]
+        added = step["p95_added_ms"]
+        step["passed"] = late == 0 and added is not None and added < 2 * max(baseline or 0, 1)
+        steps.append(step)
+        print(json.dumps(step), flush=True)
+        if not step["passed"]:
+            break
+    passing = [s["calls"] for s in steps if s["passed"]]
+    report = {
+        "benchmark": "twilio media streams, calls per core",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "fixed_response_floor_ms": FLOOR * 1000,
+        "criterion": "no late frame and p95 added latency < 2x the 1-call value",
+        "max_calls_per_core": max(passing, default=0),
+        "steps": steps,
+        "codec_us_per_frame": codec,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"largest passing N: {report['max_calls_per_core']} calls on one core -> {args.out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("step", "cap-codec", "pipecat-codec"):
+        _worker(sys.argv[1:])
+    else:
+        main()
