@@ -309,6 +309,10 @@ class VoiceSession:
             self._tts_resampler = StreamResampler(tts_rate, PIPELINE_RATE)
         out = self._tts_resampler.process(pcm)
         self._playout.push(out)
+        if not run.audio_started and self._playout.queued_samples >= self._playout.frame_samples:
+            # Start speaking now rather than at the next clock tick (up to 20 ms
+            # later); the clock paces every following frame.
+            self._on_tick(self.loop.time())
         return len(out) // 2
 
     def finish_synthesis(self, run: ReplyRun) -> int:
