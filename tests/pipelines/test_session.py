@@ -32,9 +32,11 @@ def test_one_turn_latency_is_the_sum_of_its_parts() -> None:
             assert m.marks["user_speech_start"] == 0.0
             assert abs(m.marks["user_speech_end"] - 1.0) < 1e-6
             assert m.voice_to_voice_ms is not None
-            # stop window 600 + STT 150 + LLM first token 200 + 2 more tokens (20)
-            # + TTS first audio 100; the first frame leaves at once (no tick wait).
-            assert m.voice_to_voice_ms == pytest.approx(1070, abs=0.5)
+            # Stop window 580 (the harness stamps frames at their start, so the
+            # 30th silent frame is seen at +0.58 s) + STT 150 + LLM first token 200
+            # + 5 more tokens to the end of the first sentence (50) + TTS first
+            # audio 100; the first frame then leaves at once (no tick wait).
+            assert m.voice_to_voice_ms == pytest.approx(1080, abs=0.5)
             assert [msg.role for msg in h.s.history] == ["user", "assistant"]
             assert h.s.history[0].content == "what time is it"
             assert h.s.history[1].content.startswith("You said: what time is it.")
