@@ -29,6 +29,15 @@
     muted: "Microphone off",
     text: "Text chat",
   };
+  var ENDED = {
+    peer_closed: "The call ended.",
+    ice_failed: "The connection was lost.",
+    media_timeout: "The connection was lost.",
+    connect_timeout: "The call could not connect.",
+    max_duration: "The call reached its time limit.",
+    server_shutdown: "The service is restarting, please try again.",
+    session_failed: "The assistant is unavailable right now.",
+  };
   var MIC_ICON =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11z"/></svg>';
 
@@ -255,7 +264,7 @@
     } else if (s.status === "failed") {
       this._voiceFailed(call, s.kind, s.reason);
     } else if (s.status === "ended") {
-      this._callEnded(s.reason === "hangup" ? "" : "The call ended (" + s.reason + ").");
+      this._callEnded(s.reason === "hangup" ? "" : ENDED[s.reason] || "The call ended.");
     }
     this._fire("status", s);
   };
