@@ -49,10 +49,10 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.fakes
 
-from media.frames import AudioFrame, Reframer
-from pipelines.fallback import Failover, FallbackLLM, FallbackSTT, FallbackTTS
-from pipelines.providers.base import ChatMessage, LLMProvider, TextDelta, TTSProvider
-from pipelines.providers.cloud import (
+from media.frames import AudioFrame, Reframer  # noqa: E402
+from pipelines.fallback import Failover, FallbackLLM, FallbackSTT, FallbackTTS  # noqa: E402
+from pipelines.providers.base import ChatMessage, LLMProvider, TextDelta, TTSProvider  # noqa: E402
+from pipelines.providers.cloud import (  # noqa: E402
     AnthropicLLM,
     DeepgramSTT,
     DeepgramTTS,
@@ -61,9 +61,9 @@ from pipelines.providers.cloud import (
     OpenAISTT,
     OpenAITTS,
 )
-from pipelines.providers.cloud.openai_stt import pcm_to_wav
-from tests.fakes import TEST_API_KEY as KEY
-from tests.fakes.audio import speech
+from pipelines.providers.cloud.openai_stt import pcm_to_wav  # noqa: E402
+from tests.fakes import TEST_API_KEY as KEY  # noqa: E402
+from tests.fakes.audio import speech  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "providers.json"
 HISTORY = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi there!")]
@@ -71,7 +71,8 @@ SENTENCE = "Hello there, how can I help you today?"
 WARMUP = 5
 TARGET_MS = 3.0
 
-Sample = tuple[float, float, float]  # ttfb, client share, cpu (seconds)
+Sample = tuple[float, float, float, float]  # ttfb, client share, cpu to first output, cpu (s)
+Call = Callable[[], Awaitable[tuple[float, float, float]]]  # t0, first output, cpu at first
 Runner = Callable[[], Awaitable[Sample]]
 
 
@@ -127,21 +128,21 @@ async def measure(run: Runner, runs: int) -> list[Sample]:
 
 def summary(samples: list[Sample]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for i, label in enumerate(("ttfb", "client", "cpu")):
+    for i, label in enumerate(("ttfb", "client", "cpu_ttfb", "cpu")):
         values = [s[i] for s in samples]
         out[f"{label}_p50_ms"] = ms(pct(values, 0.5))
         out[f"{label}_p95_ms"] = ms(pct(values, 0.95))
     return out
 
 
-def timed(call: Callable[[], Awaitable[tuple[float, float]]], share: Callable[..., Any]) -> Runner:
-    """Wraps ``call`` (returning t0 and first-output time) with CPU and client share."""
+def timed(call: Call, share: Callable[..., Any]) -> Runner:
+    """Wraps ``call`` with the client share of its TTFB and this process's CPU time."""
 
     async def run() -> Sample:
-        cpu = time.process_time()
-        t0, first = await call()
-        cpu = time.process_time() - cpu
-        return first - t0, await share(t0, first), cpu
+        cpu0 = time.process_time()
+        t0, first, cpu_first = await call()
+        cpu = time.process_time() - cpu0
+        return first - t0, await share(t0, first), cpu_first - cpu0, cpu
 
     return run
 
@@ -149,23 +150,24 @@ def timed(call: Callable[[], Awaitable[tuple[float, float]]], share: Callable[..
 # ---------------------------------------------------------------- one call per stage
 
 
-def llm_call(llm: LLMProvider) -> Callable[[], Awaitable[tuple[float, float]]]:
-    async def call() -> tuple[float, float]:
-        t0, first = time.perf_counter(), 0.0
+def llm_call(llm: LLMProvider) -> Call:
+    async def call() -> tuple[float, float, float]:
+        t0, first, cpu = time.perf_counter(), 0.0, 0.0
         async for event in llm.stream(HISTORY):  # consumed whole: the connection is reused
             if not first and isinstance(event, TextDelta):
-                first = time.perf_counter()
-        return t0, first
+                first, cpu = time.perf_counter(), time.process_time()
+        return t0, first, cpu
 
     return call
 
 
-def tts_call(tts: TTSProvider) -> Callable[[], Awaitable[tuple[float, float]]]:
-    async def call() -> tuple[float, float]:
-        t0, first = time.perf_counter(), 0.0
+def tts_call(tts: TTSProvider) -> Call:
+    async def call() -> tuple[float, float, float]:
+        t0, first, cpu = time.perf_counter(), 0.0, 0.0
         async for _ in tts.synthesize(SENTENCE):
-            first = first or time.perf_counter()
-        return t0, first
+            if not first:
+                first, cpu = time.perf_counter(), time.process_time()
+        return t0, first, cpu
 
     return call
 
@@ -178,7 +180,7 @@ def stt_call(stt: OpenAISTT | DeepgramSTT, keep_open: bool) -> Callable[[], Awai
     """One utterance: 0.4 s of speech, then flush; t0 is the flush (VAD end of speech)."""
     state: dict[str, Any] = {}
 
-    async def call() -> tuple[float, float]:
+    async def call() -> tuple[float, float, float]:
         if "stream" not in state:
             state["stream"] = await stt.open_stream()
         stream = state["stream"]
@@ -190,10 +192,10 @@ def stt_call(stt: OpenAISTT | DeepgramSTT, keep_open: bool) -> Callable[[], Awai
         async for t in stream:
             if t.is_final:
                 break
-        first = time.perf_counter()
+        first, cpu = time.perf_counter(), time.process_time()
         if not keep_open:
             await state.pop("stream").aclose()
-        return t0, first
+        return t0, first, cpu
 
     async def close() -> None:
         if "stream" in state:
@@ -207,30 +209,34 @@ def stt_call(stt: OpenAISTT | DeepgramSTT, keep_open: bool) -> Callable[[], Awai
 
 
 def raw_http(http: httpx.AsyncClient, url: str, marker: bytes | None, **request: Any) -> Any:
-    async def call() -> tuple[float, float]:
-        t0, first = time.perf_counter(), 0.0
+    async def call() -> tuple[float, float, float]:
+        t0, first, cpu = time.perf_counter(), 0.0, 0.0
         async with http.stream("POST", url, **request) as response:
             async for chunk in response.aiter_raw():
                 if not first and (marker is None or marker in chunk):
-                    first = time.perf_counter()
-        return t0, first
+                    first, cpu = time.perf_counter(), time.process_time()
+        return t0, first, cpu
 
     return call
 
 
-async def raw_deepgram(fake: Remote, stack: AsyncExitStack) -> Any:
+def raw_deepgram(fake: Remote, stack: AsyncExitStack) -> Any:
     url = f"{fake.ws_url}/v1/listen?encoding=linear16&sample_rate=16000&interim_results=true"
     headers = {"Authorization": f"Token {KEY}"}
-    ws = await stack.enter_async_context(websockets.connect(url, additional_headers=headers))
+    sockets: list[Any] = []
 
-    async def call() -> tuple[float, float]:
+    async def call() -> tuple[float, float, float]:
+        if not sockets:  # connect on first use: an idle socket would hit the idle timeout
+            connect = websockets.connect(url, additional_headers=headers)
+            sockets.append(await stack.enter_async_context(connect))
+        ws = sockets[0]
         await ws.send(speech(0.4))
         await asyncio.sleep(0.03)
         t0 = time.perf_counter()
         await ws.send('{"type": "Finalize"}')
         while not json.loads(await ws.recv()).get("from_finalize"):
             pass
-        return t0, time.perf_counter()
+        return t0, time.perf_counter(), time.process_time()
 
     return call
 
@@ -265,7 +271,7 @@ def switch_llm(a: LLMProvider, b: LLMProvider) -> Runner:
         async for event in chain.stream(HISTORY):
             if isinstance(event, TextDelta) and clock.failed_at and not first:
                 first = time.perf_counter()
-        return first - clock.failed_at, 0.0, 0.0
+        return first - clock.failed_at, 0.0, 0.0, 0.0
 
     return run
 
@@ -279,7 +285,7 @@ def switch_tts(a: TTSProvider, b: TTSProvider) -> Runner:
         async for _ in chain.synthesize(SENTENCE):
             if clock.failed_at and not first:
                 first = time.perf_counter()
-        return first - clock.failed_at, 0.0, 0.0
+        return first - clock.failed_at, 0.0, 0.0, 0.0
 
     return run
 
@@ -301,7 +307,7 @@ def switch_stt(a: DeepgramSTT, b: OpenAISTT) -> Runner:
                 break
         done = time.perf_counter()
         await stream.aclose()
-        return done - max(clock.failed_at, flushed), 0.0, 0.0
+        return done - max(clock.failed_at, flushed), 0.0, 0.0, 0.0
 
     return run
 
@@ -314,7 +320,7 @@ def v2v(stt: DeepgramSTT | OpenAISTT, llm: LLMProvider, tts: TTSProvider) -> Run
     listen = stt_call(stt, keep_open=True)
 
     async def run() -> Sample:
-        t0, _ = await listen()
+        t0, _, _ = await listen()
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         async def think() -> None:
@@ -332,7 +338,7 @@ def v2v(stt: DeepgramSTT | OpenAISTT, llm: LLMProvider, tts: TTSProvider) -> Run
         async for _ in tts.synthesize(await done):
             first = first or time.perf_counter()
         await thinking
-        return first - t0, 0.0, 0.0
+        return first - t0, 0.0, 0.0, 0.0
 
     run.close = listen.close  # type: ignore[attr-defined]
     return run
@@ -405,7 +411,7 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
                 files={"file": ("a.wav", wav, "audio/wav")},
                 headers={"Authorization": f"Bearer {KEY}"},
             ), share(ob, "/v1/audio/transcriptions")),
-            "deepgram-stt": timed(await raw_deepgram(dg, stack), dg.finalize_share),
+            "deepgram-stt": timed(raw_deepgram(dg, stack), dg.finalize_share),
             "elevenlabs-tts": timed(raw_http(
                 http, f"{el.http_url}/v1/text-to-speech/voice-1/stream?output_format=pcm_16000",
                 None, json={"text": SENTENCE}, headers={"xi-api-key": KEY},
@@ -419,8 +425,9 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
             "tts": (el, switch_tts(tts_e, tts_d)),
             "stt": (dg, switch_stt(stt_d, stt_o)),
         }
-        for mode, fault in FAULTS.items():
+        for mode, mode_fault in FAULTS.items():
             for stage, (fake, run) in switches.items():
+                fault = mode_fault
                 if stage == "stt" and mode == "timeout":
                     fault = {"token_interval": 5.0}  # connected, but the final comes too late
                 await fake.knobs(latency=latency, **fault)
@@ -453,7 +460,8 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
 
 def report(result: dict[str, Any]) -> None:
     head = f"{'adapter (ms)':<24}" + "".join(
-        f"{h:>9}" for h in ("ttfb50", "ttfb95", "client50", "client95", "cpu50", "cpu95")
+        f"{h:>9}"
+        for h in ("ttfb50", "ttfb95", "client50", "client95", "cpu1st50", "cpu1st95", "cpu50")
     )
     print(head)
     rows = [*result["adapters"].items(), *((f"raw {n}", s) for n, s in result["raw"].items())]
@@ -470,7 +478,8 @@ def report(result: dict[str, Any]) -> None:
     for name, s in result["voice_to_voice"].items():
         print(
             f"  {name:<36} p50 {s['v2v_p50_ms']:>7.2f}  p95 {s['v2v_p95_ms']:>7.2f}"
-            f"   minus server latency: p50 {s['overhead_p50_ms']:>6.2f}  p95 {s['overhead_p95_ms']:>6.2f}"
+            f"   minus server latency: p50 {s['overhead_p50_ms']:>6.2f}"
+            f"  p95 {s['overhead_p95_ms']:>6.2f}"
         )
     target = result["target"]
     print(f"\nclient share p95 <= {TARGET_MS} ms: met by {target['met'] or 'none'}")

@@ -67,7 +67,9 @@ class AnthropicFake(FakeServer):
         if not self._authorized(request):
             return web.json_response(error_body(401), status=401)
         if not request.headers.get("anthropic-version"):
-            return web.json_response(error_body(400, "anthropic-version header is required"), 400)
+            return web.json_response(
+                error_body(400, "anthropic-version header is required"), status=400
+            )
         if self.knobs.error_status is not None:
             status = self.knobs.error_status
             return web.json_response(error_body(status), status=status)
@@ -106,14 +108,14 @@ class AnthropicFake(FakeServer):
                 for token in tokens:
                     await self._before_delta(sent, request, resp)
                     delta = {"type": "text_delta", "text": token}
+                    rec.mark_first_byte()  # before the write: the peer may read it first
                     await resp.write(_block_delta(index, delta))
-                    rec.mark_first_byte()
                     sent += 1
                 await resp.write(_block_stop(index))
                 index += 1
             for tool in self.script.tool_calls:
                 block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:22]}"}
-                block |= {"name": tool.name, "input": {}}
+                block |= {"name": tool.name, "input": {}}  # type: ignore[dict-item]
                 await resp.write(_block_start(index, block))
                 half = len(tool.arguments) // 2
                 for piece in ("", tool.arguments[:half], tool.arguments[half:]):

@@ -116,8 +116,8 @@ class DeepgramFake(FakeServer):
         with contextlib.suppress(ConnectionResetError, ConnectionDropped):
             for sent, start in enumerate(range(0, len(pcm), self.chunk_bytes)):
                 await self.pace(sent, request)
+                rec.mark_first_byte()  # before the write: the peer may read it first
                 await resp.write(pcm[start : start + self.chunk_bytes])
-                rec.mark_first_byte()
             await resp.write_eof()
         return resp
 
@@ -327,9 +327,9 @@ class _ListenSession:
                     return
                 if sent and knobs.token_interval:
                     await asyncio.sleep(knobs.token_interval)
-                await self.ws.send_str(json.dumps(message))
                 if message.get("from_finalize"):
                     self.rec.marks.append(("out:from_finalize", time.perf_counter()))
+                await self.ws.send_str(json.dumps(message))
                 sent += 1
             finally:
                 self.out.task_done()

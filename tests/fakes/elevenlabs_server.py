@@ -77,7 +77,7 @@ class ElevenLabsFake(FakeServer):
         with contextlib.suppress(ConnectionDropped, ConnectionResetError):
             for sent, start in enumerate(range(0, len(pcm), self.chunk_bytes)):
                 await self.pace(sent, request)
+                rec.mark_first_byte()  # before the write: the peer may read it first
                 await resp.write(pcm[start : start + self.chunk_bytes])
-                rec.mark_first_byte()
             await resp.write_eof()
         return resp

@@ -127,8 +127,8 @@ class OpenAIFake(FakeServer):
                 await resp.write(raw.encode())
             for token in tokens:
                 await self.pace(sent, request)
+                rec.mark_first_byte()  # before the write: the peer may read it first
                 await resp.write(chunk({"content": token}))
-                rec.mark_first_byte()
                 sent += 1
             for i, tool in enumerate(self.script.tool_calls):
                 for delta in _tool_call_deltas(i, tool):
@@ -201,8 +201,8 @@ class OpenAIFake(FakeServer):
         try:
             for sent, start in enumerate(range(0, len(pcm), self.chunk_bytes)):
                 await self.pace(sent, request)
+                rec.mark_first_byte()  # before the write: the peer may read it first
                 await resp.write(pcm[start : start + self.chunk_bytes])
-                rec.mark_first_byte()
             await resp.write_eof()
         except (ConnectionDropped, ConnectionResetError):
             pass
