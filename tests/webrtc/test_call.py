@@ -125,7 +125,7 @@ async def test_spoken_question_is_heard_and_speech_barges_in(
         # The agent goes quiet at once: past the frames already in flight, silence
         # for the rest of the user's sentence.
         after = [await session.next_event(AgentAudio) for _ in range(40)]
-        assert loud_frames(after[10:]) == 0
+        assert loud_frames(after[15:]) == 0
     finally:
         await session.close()
 
@@ -142,8 +142,8 @@ async def test_interrupt_message_stops_the_agent(stack: Stack, http: httpx.Async
         events = await collect(session, AgentInterrupted)
         cut = events[-1]
         assert isinstance(cut, AgentInterrupted) and STORY.startswith(cut.heard_text)
-        after = [await session.next_event(AgentAudio) for _ in range(30)]
-        assert loud_frames(after[10:]) == 0
+        after = [await session.next_event(AgentAudio) for _ in range(40)]
+        assert loud_frames(after[15:]) == 0
     finally:
         await session.close()
 
