@@ -86,6 +86,7 @@ class TwilioPeer:
         self._received = 0  # bytes of agent audio received (position of the buffer's end)
         self._position = 0  # bytes played
         self._pending_marks: list[tuple[int, str]] = []
+        self.played_audio = bytearray()  # everything played, mu-law
         self._mic = bytearray()
         self._mic_sent = 0
         self._mic_tick = asyncio.Event()
@@ -295,6 +296,7 @@ class TwilioPeer:
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             if self._buffer:
                 take = min(FRAME_BYTES, len(self._buffer))
+                self.played_audio += self._buffer[:take]
                 del self._buffer[:take]
                 self._position += take
                 self.log.played.append((loop.time(), take))

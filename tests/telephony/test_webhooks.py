@@ -322,3 +322,33 @@ def test_the_full_app_mounts_the_telephony_routes(tmp_path: object) -> None:
     app = create_app(Settings(data_dir=tmp_path))
     assert app.url_path_for("voice_webhook") == "/telephony/twilio/voice"
     assert app.url_path_for("media_stream") == "/telephony/twilio/media"
+
+
+async def test_a_live_call_is_transferred_and_hung_up_through_the_api(
+    rest_fake: TwilioRestFake,
+) -> None:
+    app = make_app(new_runtime(), api_base_url=rest_fake.http_url)
+    rest_fake.add_live_call(CALL_SID)
+    async with client(app) as http:
+        moved = await http.post(
+            f"/telephony/twilio/calls/{CALL_SID}/transfer",
+            json={"to": "+1 555 999 0000"},
+            headers=AUTH,
+        )
+        assert moved.status_code == 200
+        assert rest_fake.calls[CALL_SID].twiml_updates == [
+            '<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+15559990000</Dial></Response>'
+        ]
+        bad = await http.post(
+            f"/telephony/twilio/calls/{CALL_SID}/transfer", json={"to": "0800"}, headers=AUTH
+        )
+        assert bad.status_code == 422
+        ended = await http.post(f"/telephony/twilio/calls/{CALL_SID}/hangup", headers=AUTH)
+        assert ended.status_code == 200 and rest_fake.calls[CALL_SID].status == "completed"
+        again = await http.post(f"/telephony/twilio/calls/{CALL_SID}/hangup", headers=AUTH)
+        assert again.status_code == 409  # Twilio: the call is over
+    update = rest_fake.requests[-2]
+    assert update.path.endswith(f"/Calls/{CALL_SID}.json") and update.body == {
+        "Status": "completed"
+    }
+    await app.state.telephony.aclose()
