@@ -348,7 +348,12 @@ async def main() -> None:
     # Sections not re-run this time are kept from the previous file.
     previous: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}  # noqa: ASYNC240
     result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            # Other work on the machine inflates latencies; record it with the numbers.
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "note": (
             "search corpus is random unit vectors (384-d); local mode spreads it over "
             "10 organisations and filters on one (10%); query embedding excluded"
