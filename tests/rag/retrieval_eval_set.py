@@ -7,6 +7,11 @@ to decide whether hybrid (dense + BM25) retrieval earns its place.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import numpy as np
+
 PASSAGES: tuple[str, ...] = (
     "Orders placed before 2 pm ship the same working day; later orders ship the next day.",
     "Standard delivery takes three to five working days within the country.",
@@ -73,3 +78,48 @@ QUESTIONS: tuple[tuple[str, int, str], ...] = (
     ("bank transfer payment terms for company accounts", 25, "lexical"),
     ("customer care on public holidays", 16, "lexical"),
 )
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_STOPWORD_TEXT = (
+    "a an and are as at be by can do does for from how i if in is it me my of on or our "
+    "the to was we what when where which who will with you your"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Words, plus hyphenated codes kept whole (`e-4021`) and split (`e`, `4021`)."""
+    out: list[str] = []
+    for token in _TOKEN.findall(text.lower()):
+        if token in _STOPWORDS:
+            continue
+        out.append(token)
+        if "-" in token:
+            out.extend(token.split("-"))
+    return out
+
+
+def bm25_scores(docs: list[list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> Any:
+    n = len(docs)
+    avg = sum(len(d) for d in docs) / n
+    df: dict[str, int] = {}
+    for d in docs:
+        for t in set(d):
+            df[t] = df.get(t, 0) + 1
+    scores = np.zeros(n)
+    for i, d in enumerate(docs):
+        for t in set(query):
+            f = d.count(t)
+            if f:
+                idf = np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                scores[i] += idf * f * (k1 + 1) / (f + k1 * (1 - b + b * len(d) / avg))
+    return scores
+
+
+def rrf(rankings: list[list[int]], k: int = 60) -> list[int]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking):
+            fused[doc] = fused.get(doc, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(fused, key=lambda d: -fused[d])
