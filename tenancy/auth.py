@@ -42,15 +42,20 @@ class Credential:
 
 
 async def authenticate(db: Database, credential: Credential) -> Principal:
+    async with db.platform() as session:
+        return await authenticate_in(session, credential)
+
+
+async def authenticate_in(session: AsyncSession, credential: Credential) -> Principal:
+    """Within an open platform-scoped transaction (the caller may then rescope it)."""
     token = credential.token
     if not token or len(token) > MAX_CREDENTIAL_CHARS:
         raise AuthenticationError("missing or malformed credential")
     kind = bearer.kind_of(token)
-    async with db.platform() as session:
-        if kind == "api_key":
-            return await _from_api_key(session, token)
-        if kind == "session":
-            return await _from_login_session(session, token, credential)
+    if kind == "api_key":
+        return await _from_api_key(session, token)
+    if kind == "session":
+        return await _from_login_session(session, token, credential)
     raise AuthenticationError("missing or malformed credential")
 
 

@@ -24,7 +24,8 @@ from starlette.requests import HTTPConnection
 
 from control_plane.services import Services
 from tenancy import audit
-from tenancy.auth import Credential, authenticate
+from tenancy.auth import Credential, authenticate, authenticate_in
+from tenancy.db.scoping import Scope, rescope
 from tenancy.errors import AuthenticationError, PermissionDenied, RateLimited
 from tenancy.permissions import Permission
 from tenancy.principal import Principal
@@ -79,22 +80,27 @@ def bearer_token(conn: HTTPConnection) -> str:
     return token.strip()
 
 
+def _credential(
+    conn: HTTPConnection, token: str, *, need_org: bool, org_ref: str | None = None
+) -> Credential:
+    org = org_ref or conn.headers.get(ORG_HEADER) or None
+    return Credential(token=token, org_ref=org, need_org=need_org)
+
+
+async def _spend_budget(services: Services, principal: Principal) -> None:
+    who = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
+    decision = await services.limiter.hit(who, services.limits.per_key)
+    if not decision.allowed:
+        raise RateLimited("rate limit exceeded for this credential", decision.retry_after)
+
+
 async def principal_for(
     conn: HTTPConnection, token: str, *, need_org: bool, org_ref: str | None = None
 ) -> Principal:
     services = services_of(conn)
-    principal = await authenticate(
-        services.db,
-        Credential(
-            token=token, org_ref=org_ref or conn.headers.get(ORG_HEADER) or None, need_org=need_org
-        ),
-    )
-    who = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
-    decision = await services.limiter.hit(who, services.limits.per_key)
-    if not decision.allowed:
-        raise RateLimited(
-            "rate limit exceeded for this credential", retry_after=decision.retry_after
-        )
+    credential = _credential(conn, token, need_org=need_org, org_ref=org_ref)
+    principal = await authenticate(services.db, credential)
+    await _spend_budget(services, principal)
     return principal
 
 
@@ -110,11 +116,16 @@ def audit_action(request: Request) -> str:
 def require(permission: Permission) -> Any:
     async def dependency(request: Request) -> AsyncIterator[RequestContext]:
         services = services_of(request)
-        principal = await principal_for(request, bearer_token(request), need_org=True)
-        if not principal.can(permission):
-            raise PermissionDenied(f"missing permission {permission.value}")
-        assert principal.org_id is not None
-        async with services.db.tenant(principal.org_id) as session:
+        credential = _credential(request, bearer_token(request), need_org=True)
+        # One transaction per request: the credential is looked up platform-wide,
+        # then the same transaction moves into the caller's tenant.
+        async with services.db.platform() as session:
+            principal = await authenticate_in(session, credential)
+            await _spend_budget(services, principal)
+            if not principal.can(permission):
+                raise PermissionDenied(f"missing permission {permission.value}")
+            assert principal.org_id is not None
+            await rescope(session, Scope("tenant", principal.org_id))
             ctx = RequestContext(principal, session, services, client_ip(request))
             yield ctx
             if request.method not in SAFE_METHODS:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Table, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.sql import visitors
 
@@ -96,14 +97,27 @@ def _check_flush(session: Session, _context: object, _instances: object) -> None
             raise CrossTenantWriteError(f"{type(obj).__name__} of another organisation")
 
 
+_SET_SCOPE = text(
+    "SELECT set_config('cap.org_id', :org, true), set_config('cap.platform', :p, true)"
+)
+
+
+def database_scope_params(scope: Scope) -> dict[str, str]:
+    return {"org": scope.org_id or "", "p": "on" if scope.kind == "platform" else "off"}
+
+
 @event.listens_for(ScopedSession, "after_begin")
 def _set_database_tenant(
     session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
     if connection.dialect.name != "postgresql":
         return
-    scope = scope_of(session)
-    connection.execute(
-        text("SELECT set_config('cap.org_id', :org, true), set_config('cap.platform', :p, true)"),
-        {"org": scope.org_id or "", "p": "on" if scope.kind == "platform" else "off"},
-    )
+    connection.execute(_SET_SCOPE, database_scope_params(scope_of(session)))
+
+
+async def rescope(session: AsyncSession, scope: Scope) -> None:
+    """Moves an open transaction to another scope (e.g. platform-wide credential
+    lookup, then the caller's tenant), saving a second transaction per request."""
+    bind_scope(session.sync_session, scope)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_SET_SCOPE, database_scope_params(scope))
