@@ -100,6 +100,10 @@ class KnowledgeService:
         now = time.time()
         async with self._admission:
             existing = await self.catalog.find_by_hash(org_id, kb_id, digest)
+            if existing is not None and self._orphaned(existing):
+                # Left "indexing" by a process that stopped mid-job: start it over.
+                await self._forget(existing)
+                existing = None
             if existing is not None:
                 return self._duplicate(existing, filename, now)
             used = await self.catalog.bytes_used(org_id)
@@ -138,6 +142,15 @@ class KnowledgeService:
         except BaseException:
             await self.catalog.remove(org_id, document_id)
             raise
+
+    def _orphaned(self, record: DocumentRecord) -> bool:
+        if record.state is not DocumentState.INDEXING:
+            return False
+        try:
+            self.jobs.get(record.org_id, record.job_id)
+        except NotFound:
+            return True
+        return False
 
     def _duplicate(self, existing: DocumentRecord, filename: str, now: float) -> IngestJob:
         try:

@@ -318,3 +318,22 @@ async def test_deleting_a_document_during_ingestion_stops_its_job(
     assert done.status is JobStatus.FAILED
     assert done.error is not None and "deleted during ingestion" in done.error
     assert await service.store.count(ORG, document_id=job.document_id) == 0
+
+
+async def test_document_left_indexing_by_a_stopped_process_is_ingested_again(
+    service: KnowledgeService,
+) -> None:
+    data = b"Half-finished upload about lighthouses."
+    first = await service.ingest(ORG, KB, "l.txt", data)
+    # Simulate a restart: the catalog remembers the document, the job board does not.
+    await service.jobs.aclose()
+    service.jobs = JobBoard()
+    record = await service.catalog.get(ORG, first.document_id)
+    assert record is not None
+    assert record.state.value == "indexing"
+    again = await service.ingest(ORG, KB, "l.txt", data)
+    assert again.job_id != first.job_id
+    async with asyncio.timeout(30):
+        done = await service.wait_for_job(ORG, again.job_id)
+    assert done.status is JobStatus.INDEXED
+    assert done.duplicate_of is None
