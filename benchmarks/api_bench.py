@@ -19,7 +19,6 @@ import platform
 import secrets
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -118,8 +117,11 @@ def _serve() -> None:
     )
 
 
-async def _wait_up(base: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
+STARTUP_SECS = 60.0
+
+
+async def _wait_up(base: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECS
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             try:
@@ -177,8 +179,8 @@ async def _bench_backend(name: str, quick: bool) -> dict[str, Any]:
     env = _env(url, data_dir, schema, role)
     made = await _prepare(env)
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, __file__, "serve"], env={**env, "CAP_BENCH_PORT": str(port)}
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "serve", env={**env, "CAP_BENCH_PORT": str(port)}
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -200,7 +202,7 @@ async def _bench_backend(name: str, quick: bool) -> dict[str, Any]:
         return out
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        await asyncio.wait_for(server.wait(), 20)
         if schema and role:
             await _drop_pg(schema, role)
 
@@ -250,6 +252,8 @@ def main() -> None:
                 "quick": args.quick,
                 "python": platform.python_version(),
                 "machine": platform.machine(),
+                # Other work shares this machine: the load average says how much.
+                "load_average": os.getloadavg(),
                 "cpu_count": os.cpu_count(),
                 "results": results,
             },
