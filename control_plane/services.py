@@ -9,6 +9,7 @@ from datetime import timedelta
 from control_plane.credentials.crypto import SecretBox
 from control_plane.settings import Settings
 from pipelines.agent import ProviderSpec
+from pipelines.knowledge import Retriever
 from pipelines.providers.base import LLMProvider
 from pipelines.providers.registry import ProviderRegistry
 from tenancy.accounts import AccountPolicy
@@ -19,6 +20,9 @@ from tenancy.ratelimit import RateLimit, RateLimiter, build_rate_limiter
 
 # Builds the LLM for an agent from its ordered fallback list (first = preferred).
 LLMFactory = Callable[[Sequence[ProviderSpec]], LLMProvider]
+# Knowledge retrieval for an agent's linked knowledge bases (organisation id,
+# knowledge base ids) -> a Retriever, or None; set by the knowledge area.
+RetrieverFactory = Callable[[str, tuple[str, ...]], Retriever | None]
 # Called with an organisation id when a platform admin suspends it, so live
 # sessions (voice, WebSocket chat) of that organisation can be ended.
 SuspensionListener = Callable[[str], Awaitable[None]]
@@ -44,6 +48,7 @@ class Services:
     secret_box: SecretBox
     llm_factory: LLMFactory
     suspension_listeners: list[SuspensionListener] = field(default_factory=list)
+    retriever_factory: RetrieverFactory | None = None
 
 
 def database_config(settings: Settings) -> DatabaseConfig:

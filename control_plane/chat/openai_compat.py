@@ -21,7 +21,7 @@ from control_plane.agents.resolve import ResolvedAgent, SessionRejected, load_ag
 from control_plane.api.context import Authorized, authorized
 from control_plane.api.schemas import check_json
 from control_plane.chat import service
-from control_plane.chat.engine import ReplyDelta, ReplyDone, reply
+from control_plane.chat.engine import ReplyDelta, ReplyDone
 from pipelines.providers.base import ChatMessage
 from tenancy import audit
 from tenancy.errors import NotFound, TenancyError
@@ -131,7 +131,7 @@ async def chat_completions(
 
         async def events() -> AsyncIterator[bytes]:
             yield _chunk(cid, body.model, created, {"role": "assistant", "content": ""}, None)
-            async for event in reply(agent, history, ctx.services.llm_factory):
+            async for event in service.agent_reply(ctx.services, agent, history):
                 if isinstance(event, ReplyDelta):
                     yield _chunk(cid, body.model, created, {"content": event.text}, None)
                 else:
@@ -146,7 +146,7 @@ async def chat_completions(
         return StreamingResponse(events(), media_type="text/event-stream")
 
     done: ReplyDone | None = None
-    async for event in reply(agent, history, ctx.services.llm_factory):
+    async for event in service.agent_reply(ctx.services, agent, history):
         if isinstance(event, ReplyDone):
             done = event
     assert done is not None

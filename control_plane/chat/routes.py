@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from control_plane.api.context import Authorized, RequestContext, authorized, require
 from control_plane.api.schemas import ApiModel, Id, Limit, example
 from control_plane.chat import service
-from control_plane.chat.engine import ReplyDelta, ReplyDone, reply
+from control_plane.chat.engine import ReplyDelta, ReplyDone
 from control_plane.chat.models import Message
 from tenancy.errors import PermissionDenied
 from tenancy.permissions import Permission as P
@@ -111,7 +111,7 @@ async def send_message(
         ctx.services, ctx.principal, conversation_id, body.content, ctx.ip
     )
     done: ReplyDone | None = None
-    async for event in reply(start.agent, start.history, ctx.services.llm_factory):
+    async for event in service.agent_reply(ctx.services, start.agent, start.history):
         if isinstance(event, ReplyDone):
             done = event
     assert done is not None
@@ -140,7 +140,7 @@ async def stream_message(
     )
 
     async def events() -> AsyncIterator[bytes]:
-        async for event in reply(start.agent, start.history, ctx.services.llm_factory):
+        async for event in service.agent_reply(ctx.services, start.agent, start.history):
             if isinstance(event, ReplyDelta):
                 yield sse("delta", {"text": event.text})
             else:

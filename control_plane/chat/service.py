@@ -146,12 +146,12 @@ async def finish_turn(
         )
 
 
-async def run_turn(
-    services: Services, principal: Principal, conversation_id: str, content: str, ip: str | None
-) -> AsyncIterator[ReplyEvent | Message]:
-    """The whole turn: deltas, the final ``ReplyDone``, then the stored assistant message."""
-    start = await begin_turn(services, principal, conversation_id, content, ip)
-    async for event in reply(start.agent, start.history, services.llm_factory):
-        yield event
-        if isinstance(event, ReplyDone):
-            yield await finish_turn(services, principal, conversation_id, event)
+def agent_reply(
+    services: Services, agent: ResolvedAgent, history: list[ChatMessage]
+) -> AsyncIterator[ReplyEvent]:
+    """The agent's reply, with retrieval over its knowledge bases when the
+    knowledge area has installed a retriever factory."""
+    retriever = None
+    if services.retriever_factory is not None and agent.knowledge_base_ids:
+        retriever = services.retriever_factory(agent.org_id, agent.knowledge_base_ids)
+    return reply(agent, history, services.llm_factory, retriever=retriever)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from control_plane.api.context import Access, principal_for, services_of
 from control_plane.api.schemas import check_text
 from control_plane.chat import service
-from control_plane.chat.engine import ReplyDelta, reply
+from control_plane.chat.engine import ReplyDelta
 from control_plane.chat.routes import MessageOut
 from tenancy.errors import TenancyError
 from tenancy.permissions import Permission
@@ -113,7 +113,7 @@ async def _turn(ws: WebSocket, principal: Principal, conversation_id: str, conte
     except TenancyError as exc:
         await _send(ws, "error", code=exc.code, message=exc.message)
         return
-    async for event in reply(start.agent, start.history, services.llm_factory):
+    async for event in service.agent_reply(services, start.agent, start.history):
         if isinstance(event, ReplyDelta):
             await _send(ws, "delta", text=event.text)
             continue

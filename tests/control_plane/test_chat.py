@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipelines.knowledge import Passage
 from tests.control_plane.fake_llm import FakeLLMFactory
 from tests.control_plane.support import Api, Person
 
@@ -152,3 +153,41 @@ async def test_unpublished_agent_cannot_chat(api: Api) -> None:
     agent = (await api.call("POST", "/v1/agents", owner, json={"name": "New"})).json()
     r = await api.call("POST", f"/v1/agents/{agent['id']}/conversations", owner, json={})
     assert r.status_code == 422 and "published" in r.json()["error"]["message"]
+
+
+class _Shelf:
+    """A retriever with one passage, recording what it was asked."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    async def retrieve(self, query: str) -> list[Passage]:
+        self.queries.append(query)
+        return [Passage(text="We open at nine.", source="hours.pdf")]
+
+
+async def test_retrieval_joins_when_the_agent_links_knowledge(api: Api) -> None:
+    owner = await api.person()
+    factory = FakeLLMFactory()
+    api.services.llm_factory = factory
+    shelf = _Shelf()
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def retriever_factory(org_id: str, kb_ids: tuple[str, ...]) -> _Shelf:
+        asked.append((org_id, kb_ids))
+        return shelf
+
+    api.services.retriever_factory = retriever_factory
+    body = {
+        "name": "Librarian",
+        "config": {"knowledge_base_ids": ["kb1"], "llm": [{"provider": "fake"}]},
+    }
+    agent = (await api.call("POST", "/v1/agents", owner, json=body)).json()
+    await api.call("POST", f"/v1/agents/{agent['id']}/publish", owner)
+    cid = (
+        await api.call("POST", f"/v1/agents/{agent['id']}/conversations", owner, json={})
+    ).json()["id"]
+    await api.call("POST", f"/v1/conversations/{cid}/messages", owner, json={"content": "When?"})
+    assert asked == [(owner.org_id, ("kb1",))] and shelf.queries == ["When?"]
+    system = factory.llms["fake"].requests[-1][0].content
+    assert "[hours.pdf] We open at nine." in system

@@ -19,7 +19,13 @@ async def _client(api: Api) -> tuple[openai.AsyncOpenAI, FakeLLMFactory]:
     await api.call("POST", f"/v1/agents/{agent['id']}/publish", owner)
     key = await api.api_key(owner, ["agents.use"])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app), base_url="http://cap.test")
-    return openai.AsyncOpenAI(api_key=key, base_url="http://cap.test/v1", http_client=http), factory
+    # The SDK types its client as its own httpx fork; plain httpx works the same.
+    client = openai.AsyncOpenAI(
+        api_key=key,
+        base_url="http://cap.test/v1",
+        http_client=http,  # type: ignore[arg-type]
+    )
+    return client, factory
 
 
 async def test_completion_names_the_agent_as_model(api: Api) -> None:

@@ -39,7 +39,7 @@ class Case:
             return self.key_scopes
         if self.custom is not None:
             return self.custom
-        base = ROLE_PERMISSIONS[BuiltinRole(self.role)]
+        base = ROLE_PERMISSIONS[BuiltinRole(self.role or "")]
         return base - DEV_USER_DENIED if self.account_type == AccountType.DEV_USER else base
 
 

@@ -22,8 +22,8 @@ def _closed_port() -> int:
 async def test_outbox_delivery_and_retries(db: Database) -> None:
     async with db.global_() as s:
         old = await s.scalars(select(EmailOutbox).where(EmailOutbox.sent_at.is_(None)))
-        for mail in old:  # earlier tests' mail: out of the way
-            mail.sent_at = mail.created_at
+        for earlier in old:  # earlier tests' mail: out of the way
+            earlier.sent_at = earlier.created_at
         outbox.enqueue(s, to="a@example.com", subject="Hi", body="token=capm_1")
     mailer = LogMailer()
     assert await outbox.deliver_pending(db, mailer) == 1
