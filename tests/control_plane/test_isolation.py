@@ -92,7 +92,7 @@ async def test_cross_tenant_matrix(api: Api) -> None:
                 await check(ep, how, headers, ep.url(a.ids), _body(ep, a), False)
 
     assert not failures, "\n".join(failures)
-    assert calls > 150
+    assert calls >= 150
     assert await snapshot(api, b.org_id) == before
 
 
