@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     from control_plane.settings import Settings
     from pipelines.providers.local import offline_stack_status
 
-    settings = Settings()
+    settings = Settings().model_copy(update={"warm_up_models": True})
     if args.agent_file:
         settings = settings.model_copy(update={"agent_file": args.agent_file})
     host = args.host or settings.host

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
 
     # Where the default agent comes from until the control plane holds agents.
     agent_file: Path | None = None
+    # Refuse voice sessions that present no credential (default: serve the local agents).
+    voice_require_key: bool = False
+    # Load local models at startup instead of on the first call (cap serve turns it on).
+    warm_up_models: bool = False
 
     # Offline model paths (None = the models shipped in the installed packages).
     whisper_model_path: str | None = None

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from control_plane.settings import Settings
-from control_plane.voice.runtime import VoiceRuntime
+from control_plane.voice.runtime import AgentResolver, Unauthorized, UnknownAgent, VoiceRuntime
 from pipelines.agent import AgentSpec
 from pipelines.providers.registry import ProviderRegistry
 
@@ -33,14 +33,44 @@ def build_runtime(settings: Settings) -> VoiceRuntime:
     return VoiceRuntime(registry, {agent.id: agent})
 
 
+WIDGET_KEY_PREFIX = "pk_"
+
+
+def platform_resolver(settings: Settings, runtime: VoiceRuntime, services: Any) -> AgentResolver:
+    """Sessions with an API key or login token get their organisation's published
+    agents from the control plane; keyless sessions (and widget keys, which the
+    WebRTC gateway has already checked) get the locally configured agents,
+    unless ``voice_require_key`` is set."""
+    from control_plane.agents.resolve import voice_resolver
+
+    platform = voice_resolver(services)
+
+    async def resolve(agent_id: str, credential: str | None) -> AgentSpec:
+        if credential and not credential.startswith(WIDGET_KEY_PREFIX):
+            return await platform(agent_id, credential)
+        if settings.voice_require_key and not credential:
+            raise Unauthorized("this server requires an API key for voice sessions")
+        spec = runtime.agents.get(agent_id)
+        if spec is None:
+            raise UnknownAgent(agent_id)
+        return spec
+
+    return resolve
+
+
 @asynccontextmanager
 async def voice_lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime: VoiceRuntime | None = getattr(app.state, "voice", None)
     if runtime is None:
-        runtime = build_runtime(app.state.settings)
+        settings: Settings = app.state.settings
+        runtime = build_runtime(settings)
+        services = getattr(app.state, "services", None)
+        if services is not None:
+            runtime.resolver = platform_resolver(settings, runtime, services)
         app.state.voice = runtime
     await runtime.start()
-    warm = asyncio.create_task(runtime.warm_up())
+    warming = app.state.settings.warm_up_models
+    warm = asyncio.create_task(runtime.warm_up() if warming else asyncio.sleep(0))
     try:
         yield
     finally:

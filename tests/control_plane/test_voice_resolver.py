@@ -1,0 +1,55 @@
+"""Voice sessions resolve their agent through the control plane when they present
+a credential, and fall back to the locally configured agents when they do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
+from control_plane.voice.setup import platform_resolver
+from pipelines.agent import AgentSpec
+from pipelines.providers.registry import ProviderRegistry
+from tests.control_plane.support import Api
+from tests.control_plane.test_agents import AGENT
+
+LOCAL = AgentSpec(id="default", greeting=None)
+
+
+def runtime_with_local_agent() -> VoiceRuntime:
+    return VoiceRuntime(ProviderRegistry(), {"default": LOCAL})
+
+
+async def test_api_key_sessions_get_their_orgs_published_agent(api: Api) -> None:
+    owner = await api.person()
+    created = (await api.call("POST", "/v1/agents", owner, json=AGENT)).json()
+    await api.call("POST", f"/v1/agents/{created['id']}/publish", owner)
+    key = await api.api_key(owner, ["agents.use"])
+    runtime = runtime_with_local_agent()
+    resolve = platform_resolver(api.services.settings, runtime, api.services)
+
+    spec = await resolve("front-desk", key)
+    assert spec.id == created["id"] and spec.greeting == "Welcome!"
+    with pytest.raises(Unauthorized):
+        await resolve("front-desk", "cap_not-a-real-key")
+    with pytest.raises(UnknownAgent):
+        await resolve("no-such-agent", key)
+    # Another organisation's key does not reach this agent.
+    stranger = await api.person()
+    other_key = await api.api_key(stranger, ["agents.use"])
+    with pytest.raises(UnknownAgent):
+        await resolve(created["id"], other_key)
+
+
+async def test_keyless_sessions_get_only_local_agents_unless_keys_are_required(api: Api) -> None:
+    runtime = runtime_with_local_agent()
+    settings = api.services.settings
+    resolve = platform_resolver(settings, runtime, api.services)
+    assert await resolve("default", None) is LOCAL
+    assert await resolve("default", "pk_widgetkey") is LOCAL
+    with pytest.raises(UnknownAgent):
+        await resolve("front-desk", None)
+    strict = platform_resolver(
+        settings.model_copy(update={"voice_require_key": True}), runtime, api.services
+    )
+    with pytest.raises(Unauthorized):
+        await strict("default", None)
