@@ -35,7 +35,7 @@ from benchmarks.voice.audio import build_cycle
 from benchmarks.voice.report import render_markdown, render_text, rows_for
 from benchmarks.voice.runner import StepRunner, pipecat_python, search_capacity, verdict
 from benchmarks.voice.scenario import Framework, StepSpec, VadKind
-from benchmarks.voice.step import machine_info
+from benchmarks.voice.step import engine_version, machine_info
 
 RESULTS = Path(__file__).parent / "results"
 LOAD_SESSIONS = 100
@@ -134,6 +134,7 @@ def run(plan: Plan, cpu: int) -> dict[str, Any]:
     rows = rows_for(named, capacity)
     return {
         "machine": machine_info(),
+        "engine": engine_version(),
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "pinned_cpu": cpu,
         "pipecat_python": python,

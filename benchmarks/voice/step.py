@@ -16,6 +16,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from benchmarks.voice.scenario import FRAME_SECS, Cycle, StepSpec
 from benchmarks.voice.traces import SessionTrace, analyse
 
 RESULT_PREFIX = "STEP-RESULT "
+# What a voice step exercises: the engine modules, the media core and the fakes.
+ENGINE_PATHS = (":(glob)pipelines/*.py", "pipelines/providers/fake.py", "media")
 
 
 class Harness(Protocol):
@@ -57,6 +60,25 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def engine_version() -> dict[str, Any]:
+    """The commit measured, and whether the engine's files differ from it."""
+    repo = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "engine_modified": bool(git("status", "--porcelain", "--", *ENGINE_PATHS)),
     }
 
 
@@ -110,6 +132,7 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     return {
         "spec": json.loads(spec.to_json()),
         "machine": machine_info(),
+        "engine": engine_version(),
         "affinity": sorted(os.sched_getaffinity(0)),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
