@@ -57,4 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from control_plane.webrtc.mount import mount as mount_webrtc
 
     mount_webrtc(app, parts)
+    from control_plane.knowledge.mount import mount as mount_knowledge
+
+    mount_knowledge(app, parts)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import control_plane.agents.models
 import control_plane.chat.models
 import control_plane.credentials.models
+import control_plane.knowledge.models
 import tenancy.models
 from tenancy.db.base import Base, tenant_tables
 
@@ -15,6 +16,7 @@ _MODULES = (
     control_plane.agents.models,
     control_plane.chat.models,
     control_plane.credentials.models,
+    control_plane.knowledge.models,
 )
 
 

@@ -49,6 +49,7 @@ async def app(backend: Backend, tmp_path: Path) -> AsyncIterator[FastAPI]:
         yield application
     finally:
         services = application.state.services
+        await application.state.knowledge.aclose()
         await services.limiter.aclose()
         await services.db.dispose()
 

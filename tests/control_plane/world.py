@@ -26,6 +26,9 @@ ID_PARAMS = frozenset(
         "credential_id",
         "conversation_id",
         "org_id",
+        "kb_id",
+        "document_id",
+        "job_id",
     }
 )
 # Body fields that hold a resource id, and which id they name.
@@ -96,6 +99,14 @@ async def build_world(api: Api, *, owner_type: AccountType = AccountType.BUSINES
         owner,
         json={"content": "hi"},
     )
+    kb = await _ok(api, "POST", "/v1/knowledge-bases", owner, json={"name": f"kb {tag}"})
+    job = await _ok(
+        api,
+        "POST",
+        f"/v1/knowledge-bases/{kb['id']}/documents",
+        owner,
+        files={"file": ("notes.txt", f"Opening hours of {tag}: nine to five.".encode())},
+    )
     members = await _ok(api, "GET", "/v1/members", owner)
     membership = next(m["id"] for m in members if m["user_id"] == target.user_id)
     ids = {
@@ -109,6 +120,9 @@ async def build_world(api: Api, *, owner_type: AccountType = AccountType.BUSINES
         "key_id": key["id"],
         "credential_id": credential["id"],
         "conversation_id": conversation["id"],
+        "kb_id": kb["id"],
+        "document_id": job["document_id"],
+        "job_id": job["job_id"],
         "version": "1",
         "flag": "beta",
     }
