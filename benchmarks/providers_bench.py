@@ -498,6 +498,12 @@ def report(result: dict[str, Any]) -> None:
             f"   minus server latency: p50 {s['overhead_p50_ms']:>6.2f}"
             f"  p95 {s['overhead_p95_ms']:>6.2f}"
         )
+    print("\nSDK + adapter over the bare client (ms): client p50, CPU to first output p50/p95")
+    for name, d in result["adapter_minus_raw"].items():
+        print(
+            f"  {name:<20} {d['client_p50_ms']:>7.2f} {d['cpu_ttfb_p50_ms']:>7.2f}"
+            f" {d['cpu_ttfb_p95_ms']:>7.2f}"
+        )
     target = result["target"]
     print(f"\nclient share p95 <= {TARGET_MS} ms: met by {target['met'] or 'none'}")
     print(f"load average during the run: {result['environment']['loadavg']}")
@@ -510,6 +516,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("pipelines.fallback").setLevel(logging.ERROR)  # failovers are the point
     result = asyncio.run(bench(args.runs, args.latency))
+    # SDK + adapter cost over the bare client, where there is a bare-client row.
+    result["adapter_minus_raw"] = {
+        name: {
+            key: round(result["adapters"][name][key] - raw[key], 2)
+            for key in ("client_p50_ms", "cpu_ttfb_p50_ms", "cpu_ttfb_p95_ms")
+        }
+        for name, raw in result["raw"].items()
+    }
     met = [n for n, s in result["adapters"].items() if s["client_p95_ms"] <= TARGET_MS]
     result["target"] = {
         "client_p95_ms_max": TARGET_MS,

@@ -79,9 +79,13 @@ class OpenAILLM(CloudAdapter):
     ) -> AsyncIterator[LLMEvent]:
         rec = self._recorder()
         error: BaseException | None = None
-        extra: dict[str, Any] = {}
+        # History and tools go in ``extra_body`` (the SDK's documented pass-through),
+        # not as typed params: the SDK walks typed params against its TypedDicts,
+        # which cost ~0.5 ms per message here (10 ms for a 20-message history).
+        wire: dict[str, Any] = {"messages": to_openai_messages(messages)}
         if tools:
-            extra["tools"] = [to_openai_tool(t) for t in tools]
+            wire["tools"] = [to_openai_tool(t) for t in tools]
+        extra: dict[str, Any] = {}
         if self.include_usage:
             extra["stream_options"] = {"include_usage": True}
         if self.temperature is not None:
@@ -93,8 +97,9 @@ class OpenAILLM(CloudAdapter):
         try:
             async with self._client.chat.completions.with_streaming_response.create(
                 model=self.model,
-                messages=to_openai_messages(messages),
+                messages=[],
                 stream=True,
+                extra_body=wire,
                 **extra,
             ) as response:
                 decoder = SSEDecoder()
