@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("number", help="E.164 number to call, e.g. +15551234567")
     call.add_argument("--agent", default="default", help="agent that talks once answered")
     call.add_argument("--from", dest="from_", default=None, help="caller ID (one of our numbers)")
+    from control_plane.knowledge.cli import add_parser as add_kb_parser
+
+    add_kb_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -25,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from control_plane.bootstrap import migrate_command
 
         return migrate_command()
+    if args.command == "kb":
+        from control_plane.knowledge.cli import kb_command
+
+        return kb_command(args)
     if args.command == "call":
         from control_plane.settings import Settings
         from telephony.cli import call_command
