@@ -15,7 +15,6 @@ from typing import Any
 
 import anthropic
 import httpx
-import httpx2
 import openai
 import websockets.exceptions
 
@@ -46,8 +45,13 @@ _TIMEOUTS: tuple[type[BaseException], ...] = (
     openai.APITimeoutError,
     anthropic.APITimeoutError,
     httpx.TimeoutException,
-    httpx2.TimeoutException,
 )
+try:  # the openai/anthropic SDKs moved to the httpx2 fork; older ones use httpx
+    import httpx2
+
+    _TIMEOUTS += (httpx2.TimeoutException,)
+except ImportError:  # pragma: no cover - depends on the installed SDK generation
+    pass
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
