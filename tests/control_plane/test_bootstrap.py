@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from control_plane.bootstrap import DEMO_AGENT_SLUG, migrate_command, prepare
+from control_plane.db.migrate import head_revision
 from control_plane.settings import Settings
 from tests.control_plane.conftest import TEST_SETTINGS
 
@@ -33,7 +34,7 @@ async def test_prepare_seeds_once(tmp_path: Path) -> None:
 def test_cap_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(data_dir=tmp_path)
     assert migrate_command(settings) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    assert f"revision {head_revision()}" in capsys.readouterr().out
 
 
 def _free_port() -> int:
