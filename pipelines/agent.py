@@ -49,6 +49,9 @@ class AgentSpec:
     tts: tuple[ProviderSpec, ...] = (ProviderSpec("hibari"),)
     vad: VadBackend = "webrtc"
     vad_params: VadParams = field(default_factory=VadParams)
+    # Set when the agent comes from the control plane: whose knowledge to search.
+    org_id: str | None = None
+    knowledge_base_ids: tuple[str, ...] = ()
 
     def conversation(self) -> ConversationConfig:
         return ConversationConfig(

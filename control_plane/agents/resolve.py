@@ -112,6 +112,8 @@ class ResolvedAgent:
             stt=tuple(p.spec() for p in self.stt),
             llm=tuple(p.spec() for p in self.llm),
             tts=tuple(p.spec() for p in self.tts),
+            org_id=self.org_id,
+            knowledge_base_ids=tuple(self.knowledge_base_ids),
         )
 
 

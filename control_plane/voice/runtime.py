@@ -20,12 +20,14 @@ from media.vad.silero import SileroBatch
 from media.vad.webrtc import WebRtcVad
 from pipelines.agent import AgentSpec
 from pipelines.events import SessionEvent, TurnMetrics
+from pipelines.knowledge import Retriever
 from pipelines.providers.registry import ProviderRegistry
 from pipelines.session import AudioSink, EventSink, PlaybackLag, VoiceSession
 
 log = logging.getLogger(__name__)
 
 AgentResolver = Callable[[str, str | None], Awaitable[AgentSpec]]
+RetrieverFactory = Callable[[str, tuple[str, ...]], Retriever | None]
 
 STAGES = (
     ("stt", "vad_end_confirmed", "stt_final"),
@@ -68,6 +70,8 @@ class VoiceRuntime:
         self.recent_turns: deque[TurnRecord] = deque(maxlen=2000)
         self._silero_batch: SileroBatch | None = None
         self._vads: dict[str, VoiceActivityDetector] = {}
+        # Builds a retriever over an organisation's knowledge bases (the control plane sets it).
+        self.retriever_factory: RetrieverFactory | None = None
 
     async def start(self) -> None:
         await self.clock.start()
@@ -121,6 +125,11 @@ class VoiceRuntime:
             return self._silero_batch.open_stream()
         return WebRtcVad()
 
+    def _retriever(self, spec: AgentSpec) -> Retriever | None:
+        if self.retriever_factory is None or not spec.org_id or not spec.knowledge_base_ids:
+            return None
+        return self.retriever_factory(spec.org_id, spec.knowledge_base_ids)
+
     @property
     def full(self) -> bool:
         return len(self.sessions) >= self.max_sessions
@@ -152,6 +161,7 @@ class VoiceRuntime:
             on_audio=on_audio,
             config=spec.conversation(),
             playback_lag=playback_lag,
+            retriever=self._retriever(spec),
         )
         await session.start()
         self.sessions[session_id] = session

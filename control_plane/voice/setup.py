@@ -67,6 +67,9 @@ async def voice_lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = getattr(app.state, "services", None)
         if services is not None:
             runtime.resolver = platform_resolver(settings, runtime, services)
+            runtime.retriever_factory = lambda org, kbs: (
+                services.retriever_factory(org, kbs) if services.retriever_factory else None
+            )
         app.state.voice = runtime
     await runtime.start()
     warming = app.state.settings.warm_up_models
