@@ -24,6 +24,8 @@ from pipelines.providers.registry import ProviderRegistry
 from tenancy.outbox import deliver_pending
 
 log = logging.getLogger("cap.platform")
+
+UPLOAD_MAX_BYTES = 26 * 1024 * 1024  # rag's 25 MiB file limit plus multipart framing
 OUTBOX_POLL_SECONDS = 2.0
 
 
@@ -31,7 +33,12 @@ def install_platform(app: FastAPI, settings: Settings) -> Services:
     services = build_services(settings)
     app.state.services = services
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=services.limits.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=services.limits.max_request_bytes,
+        # Document uploads: rag enforces its own per-file limit (25 MiB) after this.
+        larger=((r"/v1/knowledge-bases/[^/]+/documents", UPLOAD_MAX_BYTES),),
+    )
     app.add_middleware(IpRateLimit)
     services.llm_factory = _shared_llm_factory(app, ProviderRegistry(provider_defaults(settings)))
     for router in _routers():

@@ -5,6 +5,7 @@ responses pass through untouched."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -29,16 +30,27 @@ async def _reply(send: Send, status: int, code: str, message: str, headers: list
 
 class BodySizeLimit:
     """Refuses bodies over ``max_bytes``: by Content-Length up front, and by
-    counting when the length is not declared (chunked uploads)."""
+    counting when the length is not declared (chunked uploads). Routes that take
+    files (document uploads) may have a larger cap of their own (``larger``)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: tuple[tuple[str, int], ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self._larger = tuple((re.compile(pattern), limit) for pattern, limit in larger)
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self._larger:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -46,8 +58,8 @@ class BodySizeLimit:
                 except ValueError:
                     await _reply(send, 400, "bad_request", "invalid Content-Length", [])
                     return
-                if declared > self.max_bytes:
-                    await _reply(send, 413, "too_large", self._message(), [])
+                if declared > limit:
+                    await _reply(send, 413, "too_large", _too_large(limit), [])
                     return
         seen = 0
 
@@ -56,15 +68,16 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     # An HTTPException passes the framework's body parsing untouched.
-                    raise HTTPException(413, self._message())
+                    raise HTTPException(413, _too_large(limit))
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _message(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes"
+
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
 
 
 class IpRateLimit:
