@@ -19,7 +19,7 @@ from media.vad.base import VoiceActivityDetector
 from media.vad.silero import SileroBatch
 from media.vad.webrtc import WebRtcVad
 from pipelines.agent import AgentSpec
-from pipelines.events import SessionEvent, TurnMetrics
+from pipelines.events import ErrorEvent, SessionEvent, TurnMetrics
 from pipelines.knowledge import Retriever
 from pipelines.providers.registry import ProviderRegistry
 from pipelines.session import AudioSink, EventSink, PlaybackLag, VoiceSession
@@ -70,6 +70,7 @@ class VoiceRuntime:
         self.recent_turns: deque[TurnRecord] = deque(maxlen=2000)
         self._silero_batch: SileroBatch | None = None
         self._vads: dict[str, VoiceActivityDetector] = {}
+        self._orgs: dict[str, tuple[str, str]] = {}  # session id -> (org id, transport)
         # Builds a retriever over an organisation's knowledge bases (the control plane sets it).
         self.retriever_factory: RetrieverFactory | None = None
 
@@ -165,11 +166,14 @@ class VoiceRuntime:
         )
         await session.start()
         self.sessions[session_id] = session
+        if spec.org_id:
+            self._orgs[session_id] = (spec.org_id, transport)
         metrics.SESSIONS_TOTAL.labels(transport).inc()
         metrics.SESSIONS_ACTIVE.labels(transport).inc()
         return session
 
     async def close_session(self, session_id: str, transport: str) -> None:
+        self._orgs.pop(session_id, None)
         vad = self._vads.pop(session_id, None)
         close = getattr(vad, "close", None)
         if close is not None:
@@ -178,6 +182,21 @@ class VoiceRuntime:
         if session is not None:
             metrics.SESSIONS_ACTIVE.labels(transport).dec()
             await session.aclose()
+
+    async def end_sessions_of(self, org_id: str) -> int:
+        """End every live session of an organisation (it was suspended)."""
+        ended = 0
+        for session_id, (org, transport) in list(self._orgs.items()):
+            if org != org_id:
+                continue
+            session = self.sessions.get(session_id)
+            if session is not None:
+                session.emit(
+                    ErrorEvent(code="org_suspended", message="organisation suspended", fatal=True)
+                )
+            await self.close_session(session_id, transport)
+            ended += 1
+        return ended
 
     def _record(self, session_id: str, transport: str, agent_id: str, m: TurnMetrics) -> None:
         self.recent_turns.append(TurnRecord(session_id, transport, agent_id, m))

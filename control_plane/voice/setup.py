@@ -67,6 +67,7 @@ async def voice_lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = getattr(app.state, "services", None)
         if services is not None:
             runtime.resolver = platform_resolver(settings, runtime, services)
+            services.suspension_listeners.append(runtime.end_sessions_of)
             runtime.retriever_factory = lambda org, kbs: (
                 services.retriever_factory(org, kbs) if services.retriever_factory else None
             )

@@ -39,7 +39,7 @@ from control_plane.voice.protocol import (
 from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
 from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
 from media.transcode import InboundAudio, OutboundAudio
-from pipelines.events import AgentInterrupted, SessionEvent, to_wire
+from pipelines.events import AgentInterrupted, ErrorEvent, SessionEvent, to_wire
 from pipelines.session import VoiceSession
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 TRANSPORT = "websocket"
 FRAME_SECS = FRAME_MS / 1000
 OUTBOX_LIMIT = 2000  # events + 20 ms audio frames: ~40 s of backlog
+_CLOSE_POLICY = "\x00close:1008"  # outbox marker: close the socket with 1008
 
 
 class _Closed(Exception):
@@ -194,6 +195,9 @@ class VoiceConnection:
         if isinstance(event, AgentInterrupted) and self.outbound is not None:
             self.outbound.reset()
         self._send_json(to_wire(event))
+        if isinstance(event, ErrorEvent) and event.fatal:
+            # The session is over (e.g. its organisation was suspended): close after the event.
+            self._put(_CLOSE_POLICY)
 
     def _on_agent_audio(self, frame: AudioFrame) -> None:
         if self.outbound is not None:
@@ -211,6 +215,9 @@ class VoiceConnection:
     async def _send_loop(self) -> None:
         while (item := await self._outbox.get()) is not None:
             try:
+                if item is _CLOSE_POLICY:
+                    await self.ws.close(CLOSE_POLICY, "session ended by the server")
+                    return
                 if isinstance(item, bytes):
                     await self.ws.send_bytes(item)
                 else:

@@ -7,7 +7,7 @@ import pytest
 
 from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
 from control_plane.voice.setup import platform_resolver
-from pipelines.agent import AgentSpec
+from pipelines.agent import AgentSpec, ProviderSpec
 from pipelines.providers.registry import ProviderRegistry
 from tests.control_plane.support import Api
 from tests.control_plane.test_agents import AGENT
@@ -53,3 +53,39 @@ async def test_keyless_sessions_get_only_local_agents_unless_keys_are_required(a
     )
     with pytest.raises(Unauthorized):
         await strict("default", None)
+
+
+async def test_suspending_an_org_ends_its_live_voice_sessions() -> None:
+    from dataclasses import replace
+
+    from pipelines.providers.fake import FakeLLM, FakeSTT, FakeTTS
+
+    registry = ProviderRegistry()
+    for stage, factory in (("stt", FakeSTT), ("llm", FakeLLM), ("tts", FakeTTS)):
+        registry.register(stage, "fake", factory)  # type: ignore[arg-type]
+    runtime = VoiceRuntime(registry)
+    await runtime.start()
+    spec = AgentSpec(id="a", greeting=None)
+    spec = replace(
+        spec,
+        stt=(ProviderSpec("fake"),),
+        llm=(ProviderSpec("fake"),),
+        tts=(ProviderSpec("fake"),),
+    )
+    events: dict[str, list[object]] = {"s1": [], "s2": []}
+    try:
+        for sid, org in (("s1", "org-a"), ("s2", "org-b")):
+            await runtime.open_session(
+                sid,
+                replace(spec, org_id=org),
+                transport="websocket",
+                on_event=events[sid].append,
+                on_audio=lambda _f: None,
+            )
+        assert await runtime.end_sessions_of("org-a") == 1
+        assert set(runtime.sessions) == {"s2"}
+        (ended,) = events["s1"]
+        assert ended.code == "org_suspended" and ended.fatal  # type: ignore[attr-defined]
+        assert events["s2"] == []
+    finally:
+        await runtime.aclose()
