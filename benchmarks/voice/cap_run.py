@@ -2,11 +2,17 @@
 
     python -m benchmarks.voice.cap_run '<StepSpec json>'
 
-Providers are the engine's own fakes (``pipelines.providers.fake``) with the
-scenario's latencies; subclasses only add timestamps. With ``silero-batch`` every
-session's detector is a stream of one ``SileroBatch`` whose ``tick`` runs on the
-same clock, registered before any session, so each tick scores the windows
-that arrived since the previous one in one inference.
+STT and LLM are the engine's own fakes (``pipelines.providers.fake``) with the
+scenario's latencies, subclassed only to add timestamps; TTS is the scenario's
+streaming fake (``scenario.tts_chunks``), the same bytes the pipecat side sends.
+
+With ``silero-batch`` every session's detector is a stream of one
+``SileroBatch`` whose ``tick`` runs on the same clock, registered before any
+session, so each tick scores the windows that arrived since the previous one in
+one inference, on the event loop. ``silero-batch-thread`` starts the same run
+from the tick but in one worker thread, so the loop keeps going while
+onnxruntime infers. Neither needs a change to ``pipelines/``: a session takes
+any ``VoiceActivityDetector``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks.voice import step
@@ -98,6 +105,11 @@ def _audio_sink(trace: SessionTrace) -> Any:
     return on_audio
 
 
+def _retrieve(future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        raise RuntimeError("SileroBatch.run failed") from future.exception()
+
+
 class CapHarness:
     def __init__(self, spec: StepSpec) -> None:
         self._spec = spec
@@ -112,6 +124,8 @@ class CapHarness:
             )
         )
         self._window_ticks = (0, 0, 0)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="silero-batch")
+        self._batch_run: asyncio.Future[int] | None = None
         self.sessions: list[VoiceSession] = []
 
     async def setup(self) -> None:
@@ -120,7 +134,22 @@ class CapHarness:
         if self._spec.vad == "silero-batch":
             self._batch = SileroBatch()
             self._clock.register(self._batch.tick)
+        elif self._spec.vad == "silero-batch-thread":
+            self._batch = SileroBatch()
+            self._clock.register(self._batch_tick)
         await self._clock.start()
+
+    def _batch_tick(self, _now: float) -> None:
+        """Score the windows that arrived since the last tick, off the event loop.
+
+        onnxruntime releases the GIL while it infers, so the loop keeps serving
+        timers and frames meanwhile; one run at a time (``SileroBatch``'s rule).
+        """
+        if self._batch is None or (self._batch_run is not None and not self._batch_run.done()):
+            return
+        run = asyncio.get_running_loop().run_in_executor(self._executor, self._batch.run)
+        run.add_done_callback(_retrieve)
+        self._batch_run = run
 
     def _vad(self) -> VoiceActivityDetector:
         if self._spec.vad == "webrtc":

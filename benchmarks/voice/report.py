@@ -81,168 +81,193 @@ def render_markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def _pair(
-    named: dict[str, Result | None], role: str, path: str
-) -> tuple[float | None, float | None]:
-    return stat(named.get(f"cap_{role}"), path), stat(named.get(f"pc_{role}"), path)
+ADDED = "metrics.added_latency_ms"
+VOICED = "metrics.barge_in_from_first_voiced_ms"
+CONFIRM = "metrics.barge_in_from_vad_confirm_ms"
+PLAYOUT = "metrics.breakdown_ms.tts_audio_to_first_frame_out"
+CPU = "cpu_ms_per_session_second"
+RSS = "rss_per_session_mb"
+
+# (figure, unit, target, CAP step role, pipecat step role, value path)
+_STEP_ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("added latency, 1 session, median", "ms", "", "cap_one", "pc_one", f"{ADDED}.median"),
+    ("added latency, 1 session, p95", "ms", "<= 2", "cap_one", "pc_one", f"{ADDED}.p95"),
+    ("added latency, 10 sessions, median", "ms", "", "cap_10", "pc_10", f"{ADDED}.median"),
+    ("added latency, 10 sessions, p95", "ms", "", "cap_10", "pc_10", f"{ADDED}.p95"),
+    ("added latency, 100 sessions, median", "ms", "", "cap_load", "pc_load", f"{ADDED}.median"),
+    ("added latency, 100 sessions, p95", "ms", "<= 10", "cap_load", "pc_load", f"{ADDED}.p95"),
+    (
+        "  of which TTS audio -> first frame out, 1 session, median",
+        "ms",
+        "",
+        "cap_one",
+        "pc_one",
+        f"{PLAYOUT}.median",
+    ),
+    (
+        "barge-in, first voiced -> last frame, 1 session, median",
+        "ms",
+        "",
+        "cap_one",
+        "pc_one",
+        f"{VOICED}.median",
+    ),
+    (
+        "barge-in, first voiced -> last frame, 1 session, p95",
+        "ms",
+        "<= 240",
+        "cap_one",
+        "pc_one",
+        f"{VOICED}.p95",
+    ),
+    (
+        "barge-in, first voiced -> last frame, 10 sessions, p95",
+        "ms",
+        "<= 240",
+        "cap_10",
+        "pc_10",
+        f"{VOICED}.p95",
+    ),
+    (
+        "barge-in, first voiced -> last frame, 100 sessions, p95",
+        "ms",
+        "<= 240",
+        "cap_load",
+        "pc_load",
+        f"{VOICED}.p95",
+    ),
+    (
+        "barge-in, VAD confirm -> last frame, 1 session, median",
+        "ms",
+        "",
+        "cap_one",
+        "pc_one",
+        f"{CONFIRM}.median",
+    ),
+    (
+        "barge-in, VAD confirm -> last frame, 1 session, p95",
+        "ms",
+        "",
+        "cap_one",
+        "pc_one",
+        f"{CONFIRM}.p95",
+    ),
+    (
+        "barge-in p95, Silero batched in the tick (CAP 100, pipecat per session 10)",
+        "ms",
+        "<= 240",
+        "cap_silero-batch",
+        "pc_silero",
+        f"{VOICED}.p95",
+    ),
+    (
+        "barge-in p95, Silero batched in a thread (CAP 100, pipecat per session 10)",
+        "ms",
+        "<= 240",
+        "cap_silero-batch-thread",
+        "pc_silero",
+        f"{VOICED}.p95",
+    ),
+    ("CPU per session, webrtcvad (CAP 100, pipecat 10)", "ms/s", "", "cap_load", "pc_10", CPU),
+    (
+        "CPU per session, Silero per session (CAP 100, pipecat 10)",
+        "ms/s",
+        "",
+        "cap_silero",
+        "pc_silero",
+        CPU,
+    ),
+    (
+        "CPU per session, Silero batched in the tick (pipecat per session)",
+        "ms/s",
+        "",
+        "cap_silero-batch",
+        "pc_silero",
+        CPU,
+    ),
+    ("RSS per live session, webrtcvad, 10 sessions", "MB", "<= 1", "cap_10", "pc_10", RSS),
+    ("RSS per live session, webrtcvad, 100 sessions", "MB", "<= 1", "cap_load", "pc_load", RSS),
+    (
+        "RSS per live session, Silero (CAP 100, pipecat 10)",
+        "MB",
+        "<= 1",
+        "cap_silero",
+        "pc_silero",
+        RSS,
+    ),
+)
+
+# (figure, target, CAP search key, pipecat search key)
+_CAPACITY_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("real-time sessions per core, webrtcvad", ">= 200", "cap_webrtc", "pc_webrtc"),
+    ("real-time sessions per core, Silero per session", ">= 100", "cap_silero", "pc_silero"),
+    (
+        "real-time sessions per core, Silero batched in the tick (pipecat per session)",
+        ">= 100",
+        "cap_silero-batch",
+        "pc_silero",
+    ),
+    (
+        "real-time sessions per core, Silero batched in a thread (pipecat per session)",
+        ">= 100",
+        "cap_silero-batch-thread",
+        "pc_silero",
+    ),
+)
+
+
+def _answered(result: Result | None) -> float | None:
+    expected = stat(result, "metrics.turns_expected")
+    missed = stat(result, "metrics.turns_missed")
+    if not expected or missed is None:
+        return None
+    return 100.0 * (expected - missed) / expected
 
 
 def _capacity_estimate(result: Result | None) -> float | None:
     """Sessions one fully used core could carry at this step's CPU cost per session."""
-    cost = stat(result, "cpu_ms_per_session_second")
+    cost = stat(result, CPU)
     return None if not cost else 1000.0 / cost
 
 
 def rows_for(named: dict[str, Result | None], capacity: dict[str, int | None]) -> list[Row]:
-    """``named``: step results by role, ``cap_<role>`` and ``pc_<role>``.
-
-    Roles: ``one`` (1 session), ``10``, ``load`` (100 sessions), ``silero``
-    (CAP at 100, pipecat at 10) and ``silero-batch`` (CAP only); all webrtcvad
-    unless named after Silero.
-    """
-    added = "metrics.added_latency_ms"
-    voiced = "metrics.barge_in_from_first_voiced_ms"
-    confirm = "metrics.barge_in_from_vad_confirm_ms"
-    playout = "metrics.breakdown_ms.tts_audio_to_first_frame_out"
-    rows: list[Row] = []
-
-    def row(figure: str, pair: tuple[float | None, float | None], target: str, unit: str) -> None:
-        rows.append(Row(figure, pair[0], pair[1], target, unit, unit == "sessions"))
-
-    for role, label, target in (
-        ("one", "1 session", "<= 2"),
-        ("10", "10 sessions", ""),
-        ("load", "100 sessions", "<= 10"),
-    ):
-        row(f"added latency, {label}, median", _pair(named, role, f"{added}.median"), "", "ms")
-        row(f"added latency, {label}, p95", _pair(named, role, f"{added}.p95"), target, "ms")
-    row(
-        "  of which TTS audio -> first frame out, 1 session, median",
-        _pair(named, "one", f"{playout}.median"),
-        "",
-        "ms",
-    )
-    for role, label in (("one", "1 session"), ("10", "10 sessions"), ("load", "100 sessions")):
-        answered = [
-            None if e is None or not e else 100.0 * (e - (m or 0.0)) / e
-            for e, m in zip(
-                _pair(named, role, "metrics.turns_expected"),
-                _pair(named, role, "metrics.turns_missed"),
-                strict=True,
+    """``named``: step results by role; ``capacity``: search outcomes by key."""
+    rows = [
+        Row(figure, stat(named.get(cap), path), stat(named.get(pc), path), target, unit)
+        for figure, unit, target, cap, pc, path in _STEP_ROWS
+    ]
+    for label, role in (("1 session", "one"), ("10 sessions", "10"), ("100 sessions", "load")):
+        rows.append(
+            Row(
+                f"turns answered in time, {label}",
+                _answered(named.get(f"cap_{role}")),
+                _answered(named.get(f"pc_{role}")),
+                "100",
+                "%",
             )
-        ]
-        row(f"turns answered in time, {label}", (answered[0], answered[1]), "100", "%")
-    row(
-        "barge-in, first voiced -> last frame, 1 session, median",
-        _pair(named, "one", f"{voiced}.median"),
-        "",
-        "ms",
-    )
-    row(
-        "barge-in, first voiced -> last frame, 1 session, p95",
-        _pair(named, "one", f"{voiced}.p95"),
-        "<= 240",
-        "ms",
-    )
-    row(
-        "barge-in, first voiced -> last frame, 10 sessions, p95",
-        _pair(named, "10", f"{voiced}.p95"),
-        "<= 240",
-        "ms",
-    )
-    row(
-        "barge-in, first voiced -> last frame, 100 sessions, p95",
-        _pair(named, "load", f"{voiced}.p95"),
-        "<= 240",
-        "ms",
-    )
-    row(
-        "barge-in, VAD confirm -> last frame, 1 session, median",
-        _pair(named, "one", f"{confirm}.median"),
-        "",
-        "ms",
-    )
-    row(
-        "barge-in, VAD confirm -> last frame, 1 session, p95",
-        _pair(named, "one", f"{confirm}.p95"),
-        "",
-        "ms",
-    )
-    row(
-        "real-time sessions per core, webrtcvad",
-        (_opt(capacity.get("cap_webrtc")), _opt(capacity.get("pc_webrtc"))),
-        ">= 200",
-        "sessions",
-    )
-    row(
-        "real-time sessions per core, Silero per session",
-        (_opt(capacity.get("cap_silero")), _opt(capacity.get("pc_silero"))),
-        ">= 100",
-        "sessions",
-    )
-    row(
-        "real-time sessions per core, Silero batched (pipecat: per session)",
-        (_opt(capacity.get("cap_silero-batch")), _opt(capacity.get("pc_silero"))),
-        ">= 100",
-        "sessions",
-    )
-    row(
-        "CPU per session, webrtcvad (CAP at 100, pipecat at 10)",
+        )
+    for figure, target, cap, pc in _CAPACITY_ROWS:
+        rows.append(
+            Row(figure, _opt(capacity.get(cap)), _opt(capacity.get(pc)), target, "sessions", True)
+        )
+    for figure, cap, pc in (
+        ("CPU-bound sessions per core, webrtcvad", "cap_load", "pc_10"),
         (
-            stat(named.get("cap_load"), "cpu_ms_per_session_second"),
-            stat(named.get("pc_10"), "cpu_ms_per_session_second"),
+            "CPU-bound sessions per core, Silero batched in the tick",
+            "cap_silero-batch",
+            "pc_silero",
         ),
-        "",
-        "ms/s",
-    )
-    row(
-        "CPU per session, Silero (CAP at 100, pipecat at 10)",
-        _pair(named, "silero", "cpu_ms_per_session_second"),
-        "",
-        "ms/s",
-    )
-    row(
-        "CPU per session, Silero batched (pipecat: per session)",
-        (
-            stat(named.get("cap_silero-batch"), "cpu_ms_per_session_second"),
-            stat(named.get("pc_silero"), "cpu_ms_per_session_second"),
-        ),
-        "",
-        "ms/s",
-    )
-    row(
-        "CPU-bound sessions per core, webrtcvad (1000 / CPU per session)",
-        (_capacity_estimate(named.get("cap_load")), _capacity_estimate(named.get("pc_10"))),
-        ">= 200",
-        "sessions",
-    )
-    row(
-        "CPU-bound sessions per core, Silero batched (pipecat: per session)",
-        (
-            _capacity_estimate(named.get("cap_silero-batch")),
-            _capacity_estimate(named.get("pc_silero")),
-        ),
-        ">= 100",
-        "sessions",
-    )
-    row(
-        "RSS per live session, webrtcvad, 10 sessions",
-        _pair(named, "10", "rss_per_session_mb"),
-        "<= 1",
-        "MB",
-    )
-    row(
-        "RSS per live session, webrtcvad, 100 sessions",
-        _pair(named, "load", "rss_per_session_mb"),
-        "<= 1",
-        "MB",
-    )
-    row(
-        "RSS per live session, Silero (CAP at 100, pipecat at 10)",
-        _pair(named, "silero", "rss_per_session_mb"),
-        "<= 1",
-        "MB",
-    )
+    ):
+        rows.append(
+            Row(
+                f"{figure} (1000 / CPU per session)",
+                _capacity_estimate(named.get(cap)),
+                _capacity_estimate(named.get(pc)),
+                "",
+                "sessions",
+                True,
+            )
+        )
     return rows
 
 

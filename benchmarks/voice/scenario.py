@@ -28,7 +28,7 @@ FRAME_SECS = 0.02
 FRAME_BYTES = 640  # 20 ms of PCM16 mono at 16 kHz
 
 Framework = Literal["cap", "pipecat"]
-VadKind = Literal["webrtc", "silero", "silero-batch"]
+VadKind = Literal["webrtc", "silero", "silero-batch", "silero-batch-thread"]
 
 # ---------------------------------------------------------------- fake providers
 
