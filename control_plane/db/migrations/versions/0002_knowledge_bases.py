@@ -50,7 +50,8 @@ def upgrade() -> None:
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
             op.execute(
-                f"CREATE POLICY tenant_isolation ON {table} USING ({_POLICY}) WITH CHECK ({_POLICY})"
+                f"CREATE POLICY tenant_isolation ON {table} "
+                f"USING ({_POLICY}) WITH CHECK ({_POLICY})"
             )
 
 
