@@ -4,7 +4,7 @@ PIP ?= $(PY) -m pip
 
 .PHONY: test deps services lint typecheck bench serve
 
-test: deps services
+test: deps services lint typecheck
 	$(PY) -m pytest -q
 
 deps:
