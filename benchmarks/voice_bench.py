@@ -111,7 +111,7 @@ def run(plan: Plan, cpu: int) -> dict[str, Any]:
         if python:
             kinds.append(("pc", "pipecat", "silero"))
         for key, fw, vad in kinds:
-            step(f"{key}_one_{vad}", fw, vad, 1, plan.one_secs / 3)
+            step(f"{key}_one_{vad}", fw, vad, 1, plan.one_secs / 2)
             baselines[f"{key}_{vad}"] = p95_of(named[f"{key}_one_{vad}"])
 
     capacity: dict[str, int | None] = {}

@@ -101,7 +101,10 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     cycle = Cycle.load(Path(spec.data_dir))
     load_before = os.getloadavg()
     await harness.setup()
+    # As ``cap serve`` does: start-up objects (modules, models) leave the
+    # collector's full passes. Applied to both frameworks alike.
     gc.collect()
+    gc.freeze()
     rss_base = _rss()
     traces = [SessionTrace() for _ in range(spec.sessions)]
     opened = time.perf_counter()
