@@ -27,6 +27,7 @@ from pipelines.errors import ProviderError
 from pipelines.providers.base import Transcript
 from pipelines.providers.cloud.adapter import CloudAdapter
 from pipelines.providers.cloud.metrics import MetricsSink
+from pipelines.providers.cloud.results import TranscriptQueue
 
 with warnings.catch_warnings():
     # deepgram-sdk's async socket still imports websockets' deprecated legacy client.
@@ -46,7 +47,6 @@ MAX_BACKLOG_SECONDS = 10.0
 
 _FINALIZE: Final = object()
 _CLOSE: Final = object()
-_END: Final = object()
 
 
 def ws_url_for(base_url: str) -> str:
@@ -139,7 +139,7 @@ class DeepgramSTTStream:
         self.stack = contextlib.AsyncExitStack()
         self._socket: Any = None
         self._outbox: asyncio.Queue[Any] = asyncio.Queue()
-        self._results: asyncio.Queue[Any] = asyncio.Queue()
+        self._results = TranscriptQueue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._rec = owner._recorder()
         self._finals: list[str] = []
@@ -193,16 +193,7 @@ class DeepgramSTTStream:
         self._outbox.put_nowait(_FINALIZE)
 
     def __aiter__(self) -> AsyncIterator[Transcript]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._results.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        return self._results.iterate()
 
     async def aclose(self) -> None:
         if self._closing:
@@ -224,7 +215,7 @@ class DeepgramSTTStream:
                 await self.stack.aclose()
         except TimeoutError:
             pass  # the peer ignored our close frame; the socket is dropped with the stack
-        self._results.put_nowait(_END)
+        self._results.end()
         self.owner._publish(self._rec, self._failed)
 
     # ------------------------------------------------------------ I/O loops
@@ -315,10 +306,10 @@ class DeepgramSTTStream:
             ):
                 self._emit_final()
             elif text:
-                self._results.put_nowait(Transcript(" ".join(self._finals), False, confidence))
+                self._results.put(Transcript(" ".join(self._finals), False, confidence))
         elif text:
             joined = " ".join([*self._finals, text])
-            self._results.put_nowait(Transcript(joined, False, confidence))
+            self._results.put(Transcript(joined, False, confidence))
 
     def _emit_final(self) -> None:
         text = " ".join(self._finals)
@@ -330,7 +321,7 @@ class DeepgramSTTStream:
         if not self._flushes and self._grace is not None:
             self._grace.cancel()
             self._grace = None
-        self._results.put_nowait(Transcript(text, True, conf, self._utterance_audio))
+        self._results.put(Transcript(text, True, conf, self._utterance_audio))
         self._utterance_audio = 0.0
 
     def _arm_grace(self) -> None:
@@ -350,7 +341,7 @@ class DeepgramSTTStream:
         self._failed = error
         if self._grace is not None:
             self._grace.cancel()
-        self._results.put_nowait(error)
+        self._results.fail(error)
 
 
 def _transcript_of(message: Any) -> tuple[str, float] | None:

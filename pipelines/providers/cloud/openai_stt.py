@@ -12,7 +12,7 @@ import asyncio
 import io
 import wave
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
 
 import openai
 
@@ -21,12 +21,11 @@ from pipelines.errors import ProviderError
 from pipelines.providers.base import Transcript
 from pipelines.providers.cloud.adapter import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, CloudAdapter
 from pipelines.providers.cloud.metrics import MetricsSink
+from pipelines.providers.cloud.results import TranscriptQueue
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # One utterance longer than this is noise or a stuck VAD; older audio is dropped.
 MAX_UTTERANCE_SECONDS = 120.0
-
-_END: Final = object()
 
 
 def pcm_to_wav(pcm: bytes, sample_rate: int) -> bytes:
@@ -95,7 +94,7 @@ class OpenAISTTStream:
         self._buffer = bytearray()
         self._limit = int(owner.max_utterance_seconds * owner.sample_rate) * 2
         self._jobs: asyncio.Queue[Any] = asyncio.Queue()
-        self._results: asyncio.Queue[Any] = asyncio.Queue()
+        self._results = TranscriptQueue()
         self._closed = False
         self._failed = False
         self.dropped_seconds = 0.0
@@ -120,16 +119,7 @@ class OpenAISTTStream:
         self._buffer.clear()
 
     def __aiter__(self) -> AsyncIterator[Transcript]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._results.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        return self._results.iterate()
 
     async def aclose(self) -> None:
         if self._closed:
@@ -137,7 +127,7 @@ class OpenAISTTStream:
         self._closed = True
         self._worker.cancel()
         await asyncio.gather(self._worker, return_exceptions=True)
-        self._results.put_nowait(_END)
+        self._results.end()
 
     async def _work(self) -> None:
         while True:
@@ -146,7 +136,7 @@ class OpenAISTTStream:
             rec = self.owner._recorder()
             rec.audio_seconds = seconds
             if not pcm:
-                self._results.put_nowait(Transcript("", True, 1.0, 0.0))
+                self._results.put(Transcript("", True, 1.0, 0.0))
                 continue
             try:
                 text = await self.owner.transcribe(pcm, self.language)
@@ -154,9 +144,9 @@ class OpenAISTTStream:
                 error = self.owner._error(exc)
                 self.owner._publish(rec, error)
                 self._failed = True
-                self._results.put_nowait(error)
+                self._results.fail(error)
                 return
             rec.first_byte()
             rec.finalize_latency = rec.ttfb
             self.owner._publish(rec)
-            self._results.put_nowait(Transcript(text, True, 1.0, seconds))
+            self._results.put(Transcript(text, True, 1.0, seconds))
