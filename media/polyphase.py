@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 Float64Array = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 
 # Zero crossings of the sinc on each side: longer filters are sharper and later.
 ZERO_CROSSINGS = 16
@@ -47,7 +48,7 @@ class _Design:
     center: int  # filter centre on the upsampled grid
     taps: int  # K, taps per phase
     # parts[r][m]: taps m, m+M, m+2M, ... of phase r (reversed, gain L folded in)
-    parts: tuple[tuple[Float64Array, ...], ...]
+    parts: tuple[tuple[Float32Array, ...], ...]
 
 
 @functools.cache
@@ -70,14 +71,21 @@ def _design(in_rate: int, out_rate: int) -> _Design:
     bank = padded.reshape(taps, up).T  # bank[r, k] = h[r + k*L]
     bank_rev = bank[:, ::-1]
     parts = tuple(
-        tuple(np.ascontiguousarray(bank_rev[r, m::down]) for m in range(min(down, taps)))
+        tuple(
+            np.ascontiguousarray(bank_rev[r, m::down], dtype=np.float32)
+            for m in range(min(down, taps))
+        )
         for r in range(up)
     )
     return _Design(up, down, center, taps, parts)
 
 
 class PolyphaseResampler:
-    """Streaming float resampler; the caller converts to and from PCM16."""
+    """Streaming float resampler; the caller converts to and from PCM16.
+
+    Works in float32 at whatever scale it is fed (the filter is linear): the
+    PCM16 wrapper feeds raw sample values and so skips two rescalings.
+    """
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
         if in_rate <= 0 or out_rate <= 0:
@@ -95,23 +103,23 @@ class PolyphaseResampler:
     def reset(self) -> None:
         d = self._d
         # Samples before the stream started count as silence.
-        self._buf: Float64Array = np.zeros(d.taps - 1)
+        self._buf: Float32Array = np.zeros(d.taps - 1, dtype=np.float32)
         self._origin = -(d.taps - 1)  # global index of _buf[0]
         self._total_in = 0
         self._next_out = 0  # global index of the next output sample
 
-    def process(self, x: npt.NDArray[np.float32] | Float64Array) -> Float64Array:
+    def process(self, x: npt.NDArray[np.floating]) -> Float32Array:
         if x.size:
-            self._buf = np.concatenate((self._buf, x))
+            self._buf = np.concatenate((self._buf, x), dtype=np.float32)
             self._total_in += x.size
         return self._emit(self._ready_outputs())
 
-    def flush(self) -> Float64Array:
+    def flush(self) -> Float32Array:
         """Outputs still owed for the input so far (zeros after its end); then reset."""
         d = self._d
         owed = -(-self._total_in * d.up // d.down)  # ceil: one-shot output length
         pad = d.center // d.up + d.taps + 1
-        self._buf = np.concatenate((self._buf, np.zeros(pad)))
+        self._buf = np.concatenate((self._buf, np.zeros(pad, dtype=np.float32)))
         out = self._emit(owed)
         self.reset()
         return out
@@ -122,34 +130,45 @@ class PolyphaseResampler:
         last_in = self._total_in - 1
         return max(0, (last_in * d.up + d.up - 1 - d.center) // d.down + 1)
 
-    def _emit(self, end: int) -> Float64Array:
+    def _emit(self, end: int) -> Float32Array:
         d = self._d
+        up, down, taps = d.up, d.down, d.taps
         start = self._next_out
         count = end - start
         if count <= 0:
-            return np.zeros(0)
-        out = np.empty(count)
+            return _EMPTY
         buf = self._buf
-        for r0 in range(min(d.up, count)):
-            pos = (start + r0) * d.down + d.center
-            n_hi = pos // d.up
-            first = n_hi - d.taps + 1 - self._origin
+        out: Float32Array | None = None if up == 1 else np.empty(count, dtype=np.float32)
+        for r0 in range(min(up, count)):
+            pos = (start + r0) * down + d.center
+            n_hi = pos // up
+            first = n_hi - taps + 1 - self._origin
             # Outputs j, j+L, j+2L, ... share one phase, and their input windows
             # step by M samples: split the taps by residue mod M so that each
             # part is a plain correlation over every M-th input sample.
-            n_rows = (count - r0 + d.up - 1) // d.up
-            acc: Float64Array | None = None
-            for m, coeffs in enumerate(d.parts[pos - n_hi * d.up]):
-                sub = buf[first + m :: d.down][: n_rows + coeffs.size - 1]
+            n_rows = (count - r0 + up - 1) // up
+            acc: Float32Array | None = None
+            for m, coeffs in enumerate(d.parts[pos - n_hi * up]):
+                begin = first + m
+                stop = begin + (n_rows + coeffs.size - 1) * down
+                sub = buf[begin:stop] if down == 1 else buf[begin:stop:down]
                 part = np.correlate(sub, coeffs, "valid")
                 acc = part if acc is None else acc + part
             assert acc is not None
-            out[r0 :: d.up] = acc
+            if out is None:
+                out = acc
+            else:
+                out[r0::up] = acc
+        assert out is not None
         self._next_out = end
         # Keep only the history the next output can still reach.
-        nxt = end * d.down + d.center
-        keep_from = nxt // d.up - d.taps + 1 - self._origin
+        nxt = end * down + d.center
+        keep_from = nxt // up - taps + 1 - self._origin
         if keep_from > 0:
-            self._buf = self._buf[keep_from:]
+            self._buf = buf[keep_from:]
             self._origin += keep_from
         return out
+
+
+_EMPTY: Float32Array = np.zeros(0, dtype=np.float32)
+_EMPTY.flags.writeable = False
