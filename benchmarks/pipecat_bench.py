@@ -130,6 +130,7 @@ class FakeSTT(STTService):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._trace.stt_requests.append(time.perf_counter())
             task = self.create_task(self._final())
             self._finals.add(task)
             task.add_done_callback(self._finals.discard)
@@ -168,6 +169,7 @@ class FakeLLM(LLMService):
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
+        self._trace.llm_requests.append(time.perf_counter())
         await self.push_frame(LLMFullResponseStartFrame())
         try:
             await asyncio.sleep(TIMING.llm_first_token_secs)
@@ -196,6 +198,7 @@ class FakeTTS(TTSService):
         return False
 
     async def run_tts(self, text: str, context_id: str) -> Any:
+        self._trace.tts_requests.append(time.perf_counter())
         await asyncio.sleep(TIMING.tts_first_audio_secs)
         self._trace.tts_first_audio.append(time.perf_counter())
         for n, chunk in enumerate(tts_chunks(text)):

@@ -2,6 +2,8 @@
 
     python -m benchmarks.voice_bench --quick     # about 2 minutes, fixed loads
     python -m benchmarks.voice_bench             # full: longer runs, sessions-per-core search
+    python -m benchmarks.voice_bench --only 'cap_one,cap_silero*' --one-secs 300
+                                                 # a subset of steps (role names below)
 
 Fake providers with fixed latencies (STT final 150 ms after the VAD stop, LLM
 first token 200 ms then 10 ms per token, TTS first audio 100 ms), real speech
@@ -23,11 +25,13 @@ Results go to ``benchmarks/results/voice.json`` (``voice_quick.json``); nothing 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
+import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,7 @@ from benchmarks.voice.step import engine_version, machine_info
 
 RESULTS = Path(__file__).parent / "results"
 LOAD_SESSIONS = 100
-SILERO_KINDS: tuple[VadKind, ...] = ("silero", "silero-batch", "silero-batch-thread")
+SILERO_KINDS: tuple[VadKind, ...] = ("silero", "silero-batch", "silero-worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,12 @@ def p95_of(result: dict[str, Any] | None) -> float:
     return float(value) if value is not None else float("nan")
 
 
-def run(plan: Plan, cpu: int) -> dict[str, Any]:
+def wanted(only: list[str] | None, role: str) -> bool:
+    """``--only`` filter: shell patterns over step roles and search keys."""
+    return only is None or any(fnmatch.fnmatchcase(role, pattern) for pattern in only)
+
+
+def run(plan: Plan, cpu: int, only: list[str] | None = None) -> dict[str, Any]:
     data = Path(tempfile.gettempdir()) / "cap-voice-bench"
     build_cycle().save(data)
     python = pipecat_python()
@@ -87,12 +96,16 @@ def run(plan: Plan, cpu: int) -> dict[str, Any]:
         sides.append(("pc", "pipecat"))
     named: dict[str, dict[str, Any] | None] = {}
 
-    def step(role: str, fw: Framework, vad: VadKind, n: int, secs: float) -> None:
-        named[role] = runner.run(spec(plan, data, fw, vad, n=n, secs=secs))
+    def step(
+        role: str, fw: Framework, vad: VadKind, n: int, secs: float, *, baseline_of: str = ""
+    ) -> None:
+        # A search's baseline runs whenever the search does.
+        if wanted(only, role) or (baseline_of and plan.search_steps and wanted(only, baseline_of)):
+            named[role] = runner.run(spec(plan, data, fw, vad, n=n, secs=secs))
 
     log("1 session, webrtcvad (also the baseline of the real-time criterion):")
     for key, fw in sides:
-        step(f"{key}_one", fw, "webrtc", 1, plan.one_secs)
+        step(f"{key}_one", fw, "webrtc", 1, plan.one_secs, baseline_of=f"search_{key}_webrtc")
     log("At load, webrtcvad:")
     for key, fw in sides:
         step(f"{key}_10", fw, "webrtc", 10, plan.load_secs)
@@ -104,15 +117,17 @@ def run(plan: Plan, cpu: int) -> dict[str, Any]:
     if python:
         step("pc_silero", "pipecat", "silero", 10, plan.load_secs)
     # The real-time criterion compares with the same configuration at 1 session.
-    baselines = {f"{key}_webrtc": p95_of(named[f"{key}_one"]) for key, _fw in sides}
+    baselines = {f"{key}_webrtc": p95_of(named.get(f"{key}_one")) for key, _fw in sides}
     if plan.search_steps:
         log("1 session, Silero (baselines):")
         kinds: list[tuple[str, Framework, VadKind]] = [("cap", "cap", v) for v in SILERO_KINDS]
         if python:
             kinds.append(("pc", "pipecat", "silero"))
         for key, fw, vad in kinds:
-            step(f"{key}_one_{vad}", fw, vad, 1, plan.one_secs / 2)
-            baselines[f"{key}_{vad}"] = p95_of(named[f"{key}_one_{vad}"])
+            step(
+                f"{key}_one_{vad}", fw, vad, 1, plan.one_secs / 2, baseline_of=f"search_{key}_{vad}"
+            )
+            baselines[f"{key}_{vad}"] = p95_of(named.get(f"{key}_one_{vad}"))
 
     capacity: dict[str, int | None] = {}
     searches: list[dict[str, Any]] = []
@@ -122,11 +137,13 @@ def run(plan: Plan, cpu: int) -> dict[str, Any]:
             ("cap", "cap", "webrtc", 200),
             ("cap", "cap", "silero", 50),
             ("cap", "cap", "silero-batch", 100),
-            ("cap", "cap", "silero-batch-thread", 100),
+            ("cap", "cap", "silero-worker", 100),
         ]
         if python:
             starts += [("pc", "pipecat", "webrtc", 8), ("pc", "pipecat", "silero", 8)]
         for key, fw, vad, start in starts:
+            if not wanted(only, f"search_{key}_{vad}"):
+                continue
             outcome = search_capacity(
                 runner,
                 spec(plan, data, fw, vad, n=start, secs=plan.step_secs),
@@ -140,7 +157,7 @@ def run(plan: Plan, cpu: int) -> dict[str, Any]:
     checks: dict[str, dict[str, Any]] = {}
     for role, result in named.items():
         if "_one" not in role:
-            ok, why = verdict(result or {}, baselines[f"{role.split('_')[0]}_webrtc"])
+            ok, why = verdict(result or {}, baselines.get(f"{role.split('_')[0]}_webrtc", math.nan))
             checks[role] = {"pass": ok, "why": why}
     rows = rows_for(named, capacity)
     return {
@@ -164,17 +181,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short mode, about 2 minutes")
     parser.add_argument("--cpu", type=int, default=(os.cpu_count() or 1) - 1, help="core to pin")
+    parser.add_argument(
+        "--only",
+        help="comma-separated shell patterns over step roles (cap_one, pc_one, cap_10, cap_load, "
+        "cap_silero, cap_silero-batch, cap_silero-worker, pc_silero, cap_one_silero-worker, ...) "
+        "and searches (search_cap_webrtc, search_cap_silero-worker, ...); results then go to "
+        "voice_subset.json",
+    )
+    parser.add_argument("--one-secs", type=float, help="length of the 1-session steps")
+    parser.add_argument("--load-secs", type=float, help="length of the 10/100-session steps")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    if args.one_secs:
+        plan = replace(plan, one_secs=args.one_secs)
+    if args.load_secs:
+        plan = replace(plan, load_secs=args.load_secs)
+    only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only else None
     started = time.perf_counter()
-    report = run(plan, args.cpu)
-    report["mode"] = "quick" if args.quick else "full"
+    report = run(plan, args.cpu, only)
+    report["mode"] = ("quick" if args.quick else "full") + (" subset" if only else "")
+    report["only"] = only
     report["wall_secs"] = round(time.perf_counter() - started, 1)
     print()
     print(report["table_text"])
     print(f"\n(load average at the end: {report['loadavg_end']}; wall {report['wall_secs']} s)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("voice_quick.json" if args.quick else "voice.json")
+    name = "voice_subset.json" if only else "voice_quick.json" if args.quick else "voice.json"
+    out = RESULTS / name
     out.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")
 

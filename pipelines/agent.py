@@ -16,9 +16,12 @@ from media.vad.detector import VadParams
 from pipelines.config import DEFAULT_SYSTEM_PROMPT, ConversationConfig
 from pipelines.errors import ConfigError
 
-# silero_batched: one ONNX inference per clock tick for all sessions (cheaper per
-# session; probabilities lag by at most one 20 ms tick).
-VadBackend = Literal["webrtc", "silero", "silero_batched"]
+# silero: every session's 32 ms windows scored in one worker thread shared by
+# the process, each as soon as it is full, batched with whatever else is ready
+# (media.vad.worker). silero_per_session: one model call per window inline on
+# the event loop. silero_batched: one inference per 20 ms clock tick on the loop.
+VadBackend = Literal["webrtc", "silero", "silero_per_session", "silero_batched"]
+VAD_BACKENDS: tuple[VadBackend, ...] = ("webrtc", "silero", "silero_per_session", "silero_batched")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +81,8 @@ class AgentSpec:
                 if not items:
                     raise ConfigError(f"{stage}: at least one provider is needed")
                 kwargs[stage] = tuple(ProviderSpec.parse(item) for item in items)
-        if "vad" in kwargs and kwargs["vad"] not in ("webrtc", "silero", "silero_batched"):
-            raise ConfigError("vad must be 'webrtc', 'silero' or 'silero_batched'")
+        if "vad" in kwargs and kwargs["vad"] not in VAD_BACKENDS:
+            raise ConfigError(f"vad must be one of {', '.join(VAD_BACKENDS)}")
         if "vad_params" in kwargs:
             try:
                 kwargs["vad_params"] = VadParams(**kwargs["vad_params"])

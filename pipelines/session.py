@@ -1,7 +1,10 @@
 """A live conversation: audio and text in, events and paced agent audio out.
 
 The inbound path is synchronous and driven by frame arrival (``push_audio``):
-VAD, the speech-state machine and turn decisions run inline. Async work exists
+VAD, the speech-state machine and turn decisions run inline. A deferred
+detector (Silero scored in a worker thread for every session) instead reports
+each scored window back on the loop (``_on_vad_score``), and the speech-state
+machine advances there. Async work exists
 only at provider I/O (STT reader, LLM and TTS in the reply task). Outbound audio
 is paced by the process-wide ``PlayoutClock``.
 """
@@ -18,7 +21,7 @@ from media.clock import PlayoutClock
 from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
 from media.playout import PlayoutBuffer
 from media.resample import StreamResampler
-from media.vad.base import VoiceActivityDetector
+from media.vad.base import DeferredVoiceActivityDetector, VoiceActivityDetector
 from media.vad.detector import SpeechDetector, SpeechEvent
 from pipelines.config import ConversationConfig
 from pipelines.events import (
@@ -50,6 +53,12 @@ AudioSink = Callable[[AudioFrame], None]
 PlaybackLag = Callable[[], int]
 
 CANCEL_TIMEOUT = 1.0
+# Completed turn timelines kept per session (each one is also emitted as a
+# ``TurnMetrics`` event, which is where metrics sinks take them from).
+KEEP_COMPLETED_TURNS = 20
+# A deferred detector confirms speech a window (plus the hand-off) after the
+# audio that completed it: the pre-roll keeps that much more.
+DEFERRED_PREROLL_EXTRA_SECS = 0.1
 
 
 class VoiceSession:
@@ -59,7 +68,7 @@ class VoiceSession:
         stt: STTProvider,
         llm: LLMProvider,
         tts: TTSProvider,
-        vad: VoiceActivityDetector,
+        vad: VoiceActivityDetector | DeferredVoiceActivityDetector,
         clock: PlayoutClock,
         on_event: EventSink,
         on_audio: AudioSink,
@@ -76,12 +85,16 @@ class VoiceSession:
         self._playback_lag = playback_lag
         self._turns = TurnStateMachine()
         self._detector = SpeechDetector(vad, self.config.vad)
+        self._deferred = vad if isinstance(vad, DeferredVoiceActivityDetector) else None
         preroll = max(self.config.preroll_secs, self.config.vad.start_secs + 0.1)
+        if self._deferred is not None:
+            preroll += DEFERRED_PREROLL_EXTRA_SECS
+            self._deferred.bind(self._on_vad_score)
         self._preroll: deque[AudioFrame] = deque(maxlen=round(preroll * 1000 / FRAME_MS))
         self._playout = PlayoutBuffer(PIPELINE_RATE, FRAME_MS)
         self._tts_resampler = StreamResampler(tts.sample_rate, PIPELINE_RATE)
         self.history: list[ChatMessage] = []
-        self.completed: deque[TurnTimeline] = deque(maxlen=200)
+        self.completed: deque[TurnTimeline] = deque(maxlen=KEEP_COMPLETED_TURNS)
         self._responder = Responder(
             session=self, llm=llm, tts=tts, tools=tools or ToolBox(), retriever=retriever
         )
@@ -121,6 +134,8 @@ class VoiceSession:
         if self._closed:
             return
         self._closed = True
+        if self._deferred is not None:
+            self._deferred.close()
         if self._unregister_clock:
             self._unregister_clock()
         if self._final_timer:
@@ -150,15 +165,20 @@ class VoiceSession:
         if frame.sample_rate != PIPELINE_RATE:
             self.bad_frames += 1
             return
-        event = self._detector.process(frame)
         stream = self._stt_stream
+        if self._deferred is not None:
+            self._deferred.push(frame)
+            if not self._detector.speaking:
+                self._preroll.append(frame)
+            elif stream:
+                stream.push_frame(frame)
+            return
+        event = self._detector.process(frame)
         if event is not None and event.kind == "start":
             self._on_speech_start(event)
+            self._flush_preroll()
             if stream:
-                for held in self._preroll:
-                    stream.push_frame(held)
                 stream.push_frame(frame)
-            self._preroll.clear()
         elif self._detector.speaking or (event is not None and event.kind == "end"):
             if stream:
                 stream.push_frame(frame)
@@ -166,6 +186,27 @@ class VoiceSession:
             self._preroll.append(frame)
         if event is not None and event.kind == "end":
             self._on_speech_end(event)
+
+    def _on_vad_score(self, timestamp: float, duration: float, probability: float) -> None:
+        """A deferred detector's result for one window of this session's audio."""
+        if self._closed:
+            return
+        event = self._detector.score(timestamp, duration, probability)
+        if event is None:
+            return
+        if event.kind == "start":
+            self._on_speech_start(event)
+            self._flush_preroll()
+        else:
+            self._on_speech_end(event)
+
+    def _flush_preroll(self) -> None:
+        """Speech confirmed: the audio held back since before it began goes to STT."""
+        stream = self._stt_stream
+        if stream:
+            for held in self._preroll:
+                stream.push_frame(held)
+        self._preroll.clear()
 
     def push_text(self, text: str) -> None:
         """Typed user input in the same session: interrupts, then answers it."""

@@ -6,13 +6,14 @@ STT and LLM are the engine's own fakes (``pipelines.providers.fake``) with the
 scenario's latencies, subclassed only to add timestamps; TTS is the scenario's
 streaming fake (``scenario.tts_chunks``), the same bytes the pipecat side sends.
 
-With ``silero-batch`` every session's detector is a stream of one
-``SileroBatch`` whose ``tick`` runs on the same clock, registered before any
-session, so each tick scores the windows that arrived since the previous one in
-one inference, on the event loop. ``silero-batch-thread`` starts the same run
-from the tick but in one worker thread, so the loop keeps going while
-onnxruntime infers. Neither needs a change to ``pipelines/``: a session takes
-any ``VoiceActivityDetector``.
+``silero`` gives each session its own ``SileroVad`` (inference inline in
+``push_audio``). With ``silero-batch`` every session's detector is a stream of
+one ``SileroBatch`` whose ``tick`` runs on the same clock, registered before
+any session, so each tick scores the windows that arrived since the previous
+one in one inference, on the event loop. ``silero-worker`` is what an agent
+configured with vad "silero" gets: streams of one ``SileroWorker``, whose
+thread scores every window as soon as it is full, batched with whatever else is
+ready, and reports back on the loop.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks.voice import step
@@ -29,20 +29,32 @@ from benchmarks.voice.scenario import SAMPLE_RATE, TIMING, VAD, StepSpec, reply_
 from benchmarks.voice.traces import SessionTrace
 from media.clock import PlayoutClock
 from media.frames import PIPELINE_RATE, AudioFrame
-from media.vad.base import VoiceActivityDetector
+from media.vad.base import DeferredVoiceActivityDetector, VoiceActivityDetector
 from media.vad.detector import VadParams
 from media.vad.silero import SileroBatch, SileroVad, shared_session
 from media.vad.webrtc import WebRtcVad
+from media.vad.worker import SileroWorker
 from pipelines.config import ConversationConfig
 from pipelines.events import SessionEvent
-from pipelines.providers.base import ChatMessage
+from pipelines.providers.base import ChatMessage, LLMEvent, ToolSpec
 from pipelines.providers.fake import (
     FakeLLM,
     FakeLLMKnobs,
     FakeSTT,
     FakeSTTKnobs,
+    FakeSTTStream,
 )
 from pipelines.session import VoiceSession
+
+
+class _TracedSTTStream(FakeSTTStream):
+    def __init__(self, provider: _TracedSTT) -> None:
+        super().__init__(provider)
+        self._requests = provider.trace.stt_requests
+
+    def flush(self) -> None:
+        self._requests.append(time.perf_counter())
+        super().flush()
 
 
 class _TracedSTT(FakeSTT):
@@ -50,11 +62,15 @@ class _TracedSTT(FakeSTT):
 
     def __init__(self, trace: SessionTrace) -> None:
         super().__init__(knobs=FakeSTTKnobs(final_latency=TIMING.stt_final_secs))
-        self._trace = trace
+        self.trace = trace
+
+    async def open_stream(self, *, language: str = "en") -> FakeSTTStream:
+        self.streams_opened += 1
+        return _TracedSTTStream(self)
 
     def next_text(self) -> str:
-        self._trace.stt_finals.append(time.perf_counter())
-        starts = self._trace.utterance_starts
+        self.trace.stt_finals.append(time.perf_counter())
+        starts = self.trace.utterance_starts
         return starts[-1][0] if starts else "hello"
 
 
@@ -68,12 +84,34 @@ class _TracedTTS:
         self._trace = trace
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        self._trace.tts_requests.append(time.perf_counter())
         await asyncio.sleep(TIMING.tts_first_audio_secs)
         self._trace.tts_first_audio.append(time.perf_counter())
         for n, chunk in enumerate(tts_chunks(text)):
             if n:
                 await asyncio.sleep(TIMING.tts_chunk_interval_secs)
             yield chunk
+
+
+class _TracedLLM(FakeLLM):
+    """The engine's fake LLM, stamping when each request is made."""
+
+    def __init__(self, trace: SessionTrace) -> None:
+        super().__init__(
+            _responder(trace),
+            FakeLLMKnobs(
+                first_token_latency=TIMING.llm_first_token_secs,
+                token_interval=TIMING.llm_token_interval_secs,
+            ),
+        )
+        self._requests = trace.llm_requests
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[LLMEvent]:
+        self._requests.append(time.perf_counter())
+        async for event in super().stream(messages, tools):
+            yield event
 
 
 def _responder(trace: SessionTrace) -> Any:
@@ -105,16 +143,12 @@ def _audio_sink(trace: SessionTrace) -> Any:
     return on_audio
 
 
-def _retrieve(future: asyncio.Future[int]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        raise RuntimeError("SileroBatch.run failed") from future.exception()
-
-
 class CapHarness:
     def __init__(self, spec: StepSpec) -> None:
         self._spec = spec
         self._clock = PlayoutClock()
         self._batch: SileroBatch | None = None
+        self._worker: SileroWorker | None = None
         self._config = ConversationConfig(
             vad=VadParams(
                 threshold=VAD.threshold,
@@ -124,8 +158,6 @@ class CapHarness:
             )
         )
         self._window_ticks = (0, 0, 0)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="silero-batch")
-        self._batch_run: asyncio.Future[int] | None = None
         self.sessions: list[VoiceSession] = []
 
     async def setup(self) -> None:
@@ -134,40 +166,23 @@ class CapHarness:
         if self._spec.vad == "silero-batch":
             self._batch = SileroBatch()
             self._clock.register(self._batch.tick)
-        elif self._spec.vad == "silero-batch-thread":
-            self._batch = SileroBatch()
-            self._clock.register(self._batch_tick)
+        elif self._spec.vad == "silero-worker":
+            self._worker = SileroWorker()
         await self._clock.start()
 
-    def _batch_tick(self, _now: float) -> None:
-        """Score the windows that arrived since the last tick, off the event loop.
-
-        onnxruntime releases the GIL while it infers, so the loop keeps serving
-        timers and frames meanwhile; one run at a time (``SileroBatch``'s rule).
-        """
-        if self._batch is None or (self._batch_run is not None and not self._batch_run.done()):
-            return
-        run = asyncio.get_running_loop().run_in_executor(self._executor, self._batch.run)
-        run.add_done_callback(_retrieve)
-        self._batch_run = run
-
-    def _vad(self) -> VoiceActivityDetector:
+    def _vad(self) -> VoiceActivityDetector | DeferredVoiceActivityDetector:
         if self._spec.vad == "webrtc":
             return WebRtcVad(VAD.webrtc_aggressiveness)
         if self._batch is not None:
             return self._batch.open_stream()
+        if self._worker is not None:
+            return self._worker.open_stream()
         return SileroVad()
 
     async def open_session(self, trace: SessionTrace) -> PushFn:
         session = VoiceSession(
             stt=_TracedSTT(trace),
-            llm=FakeLLM(
-                _responder(trace),
-                FakeLLMKnobs(
-                    first_token_latency=TIMING.llm_first_token_secs,
-                    token_interval=TIMING.llm_token_interval_secs,
-                ),
-            ),
+            llm=_TracedLLM(trace),
             tts=_TracedTTS(trace),
             vad=self._vad(),
             clock=self._clock,
@@ -204,6 +219,12 @@ class CapHarness:
         if self._batch is not None:
             stats["silero_batch_inferences"] = self._batch.inferences
             stats["silero_batch_windows"] = self._batch.windows_run
+        if self._worker is not None:
+            w = self._worker
+            stats["silero_worker_inferences"] = w.inferences
+            stats["silero_worker_windows"] = w.windows_run
+            stats["silero_worker_windows_dropped"] = w.windows_dropped
+            stats["silero_worker_errors"] = w.errors
         return stats
 
 

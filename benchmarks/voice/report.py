@@ -82,6 +82,8 @@ def render_markdown(rows: list[Row]) -> str:
 
 
 ADDED = "metrics.added_latency_ms"
+ADDED_MEASURED = "metrics.added_latency_vs_measured_providers_ms"
+OVERSHOOT = "metrics.provider_overshoot_ms"
 VOICED = "metrics.barge_in_from_first_voiced_ms"
 CONFIRM = "metrics.barge_in_from_vad_confirm_ms"
 PLAYOUT = "metrics.breakdown_ms.tts_audio_to_first_frame_out"
@@ -92,10 +94,42 @@ RSS = "rss_per_session_mb"
 _STEP_ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("added latency, 1 session, median", "ms", "", "cap_one", "pc_one", f"{ADDED}.median"),
     ("added latency, 1 session, p95", "ms", "<= 2", "cap_one", "pc_one", f"{ADDED}.p95"),
+    (
+        "added latency vs measured provider time, 1 session, median",
+        "ms",
+        "",
+        "cap_one",
+        "pc_one",
+        f"{ADDED_MEASURED}.median",
+    ),
+    (
+        "added latency vs measured provider time, 1 session, p95",
+        "ms",
+        "<= 2",
+        "cap_one",
+        "pc_one",
+        f"{ADDED_MEASURED}.p95",
+    ),
+    (
+        "  fake providers' timer overshoot (measured - 450), 1 session, median",
+        "ms",
+        "",
+        "cap_one",
+        "pc_one",
+        f"{OVERSHOOT}.median",
+    ),
     ("added latency, 10 sessions, median", "ms", "", "cap_10", "pc_10", f"{ADDED}.median"),
     ("added latency, 10 sessions, p95", "ms", "", "cap_10", "pc_10", f"{ADDED}.p95"),
     ("added latency, 100 sessions, median", "ms", "", "cap_load", "pc_load", f"{ADDED}.median"),
     ("added latency, 100 sessions, p95", "ms", "<= 10", "cap_load", "pc_load", f"{ADDED}.p95"),
+    (
+        "added latency vs measured provider time, 100 sessions, p95",
+        "ms",
+        "<= 10",
+        "cap_load",
+        "pc_load",
+        f"{ADDED_MEASURED}.p95",
+    ),
     (
         "  of which TTS audio -> first frame out, 1 session, median",
         "ms",
@@ -153,6 +187,14 @@ _STEP_ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
         f"{CONFIRM}.p95",
     ),
     (
+        "barge-in p95, Silero per session (CAP 100, pipecat per session 10)",
+        "ms",
+        "<= 240",
+        "cap_silero",
+        "pc_silero",
+        f"{VOICED}.p95",
+    ),
+    (
         "barge-in p95, Silero batched in the tick (CAP 100, pipecat per session 10)",
         "ms",
         "<= 240",
@@ -161,11 +203,19 @@ _STEP_ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
         f"{VOICED}.p95",
     ),
     (
-        "barge-in p95, Silero batched in a thread (CAP 100, pipecat per session 10)",
+        "barge-in p95, Silero worker thread, the default (CAP 100, pipecat per session 10)",
         "ms",
         "<= 240",
-        "cap_silero-batch-thread",
+        "cap_silero-worker",
         "pc_silero",
+        f"{VOICED}.p95",
+    ),
+    (
+        "barge-in p95, Silero worker thread, 1 session (pipecat per session)",
+        "ms",
+        "<= 240",
+        "cap_one_silero-worker",
+        "pc_one_silero",
         f"{VOICED}.p95",
     ),
     ("CPU per session, webrtcvad (CAP 100, pipecat 10)", "ms/s", "", "cap_load", "pc_10", CPU),
@@ -182,6 +232,14 @@ _STEP_ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
         "ms/s",
         "",
         "cap_silero-batch",
+        "pc_silero",
+        CPU,
+    ),
+    (
+        "CPU per session, Silero worker thread (pipecat per session)",
+        "ms/s",
+        "",
+        "cap_silero-worker",
         "pc_silero",
         CPU,
     ),
@@ -208,9 +266,9 @@ _CAPACITY_ROWS: tuple[tuple[str, str, str, str], ...] = (
         "pc_silero",
     ),
     (
-        "real-time sessions per core, Silero batched in a thread (pipecat per session)",
+        "real-time sessions per core, Silero worker thread, the default (pipecat per session)",
         ">= 100",
-        "cap_silero-batch-thread",
+        "cap_silero-worker",
         "pc_silero",
     ),
 )
@@ -255,6 +313,11 @@ def rows_for(named: dict[str, Result | None], capacity: dict[str, int | None]) -
         (
             "CPU-bound sessions per core, Silero batched in the tick",
             "cap_silero-batch",
+            "pc_silero",
+        ),
+        (
+            "CPU-bound sessions per core, Silero worker thread",
+            "cap_silero-worker",
             "pc_silero",
         ),
     ):

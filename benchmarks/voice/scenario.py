@@ -28,7 +28,9 @@ FRAME_SECS = 0.02
 FRAME_BYTES = 640  # 20 ms of PCM16 mono at 16 kHz
 
 Framework = Literal["cap", "pipecat"]
-VadKind = Literal["webrtc", "silero", "silero-batch", "silero-batch-thread"]
+# silero: one SileroVad per session; silero-batch: SileroBatch run in the clock
+# tick; silero-worker: SileroWorker (the product's "silero").
+VadKind = Literal["webrtc", "silero", "silero-batch", "silero-worker"]
 
 # ---------------------------------------------------------------- fake providers
 

@@ -31,6 +31,10 @@ from benchmarks.voice.scenario import FRAME_SECS, Cycle, StepSpec
 from benchmarks.voice.traces import SessionTrace, analyse
 
 RESULT_PREFIX = "STEP-RESULT "
+# The collector thresholds ``cap serve`` sets (control_plane/cli.py), so that a
+# step runs under the same collector as the product. Kept in step with it by hand:
+# this module must not import the control plane (the pipecat side imports it).
+SERVE_GC_THRESHOLDS = (700, 10, 10)
 # What a voice step exercises: the engine modules, the media core and the fakes.
 ENGINE_PATHS = (":(glob)pipelines/*.py", "pipelines/providers/fake.py", "media")
 
@@ -82,6 +86,39 @@ def engine_version() -> dict[str, Any]:
     }
 
 
+class GcWatch:
+    """Counts the collector's passes per generation and how long they stopped the loop."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.passes = [0, 0, 0]
+        self.total = [0.0, 0.0, 0.0]
+        self.worst = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        gen = info["generation"]
+        spent = time.perf_counter() - self._started
+        self.passes[gen] += 1
+        self.total[gen] += spent
+        self.worst[gen] = max(self.worst[gen], spent)
+
+    def reset(self) -> None:
+        self.passes, self.total, self.worst = [0, 0, 0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+
+    def report(self) -> dict[str, Any]:
+        return {
+            f"gen{g}": {
+                "passes": self.passes[g],
+                "total_ms": round(self.total[g] * 1000, 2),
+                "max_ms": round(self.worst[g] * 1000, 2),
+            }
+            for g in range(3)
+        } | {"thresholds": list(gc.get_threshold())}
+
+
 def _rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
@@ -102,9 +139,13 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     load_before = os.getloadavg()
     await harness.setup()
     # As ``cap serve`` does: start-up objects (modules, models) leave the
-    # collector's full passes. Applied to both frameworks alike.
+    # collector's full passes, and the thresholds are those it sets. Applied
+    # to both frameworks alike.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*SERVE_GC_THRESHOLDS)
+    gc_watch = GcWatch()
+    gc.callbacks.append(gc_watch)
     rss_base = _rss()
     traces = [SessionTrace() for _ in range(spec.sessions)]
     opened = time.perf_counter()
@@ -118,6 +159,7 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     rss_live = _rss()
     harness.begin_window()
     monitor.reset()
+    gc_watch.reset()
     lo = time.perf_counter()
     pushed_before = feeder.frames_pushed
     cpu_before = time.process_time()
@@ -130,6 +172,9 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
     # CPU cost per session-second stays a cost, not a share of a starved core.
     fed_secs = (feeder.frames_pushed - pushed_before) * FRAME_SECS
     lag = monitor.stop()
+    gc.callbacks.remove(gc_watch)
+    # Objects the collector tracks, beyond the frozen start-up set: what a full pass walks.
+    tracked = len(gc.get_objects())
     rss_end = _rss()
     n = max(1, spec.sessions)
     return {
@@ -151,6 +196,7 @@ async def run_step(spec: StepSpec, harness: Harness) -> dict[str, Any]:
         "rss_per_session_end_mb": round((rss_end - rss_base) / n / 2**20, 4),
         "loop_lag": lag,
         "feeder_max_lag_ms": round(feeder.max_lag * 1000, 2),
+        "gc": gc_watch.report() | {"tracked_objects_per_session": round(tracked / n)},
         "framework": harness.stats(),
         "metrics": analyse(traces, lo, hi),
     }

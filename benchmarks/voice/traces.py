@@ -4,6 +4,13 @@ Standard library only. Every time is ``time.perf_counter()`` in the process
 that ran the step, taken by the harness at the framework's edges (frame
 pushed in, VAD event callback, audio frame handed to the transport) and by
 the fake providers, so the same definitions apply to every framework.
+
+Each fake provider stamps when it is asked (``*_requests``) and when it answers
+(``stt_finals``, ``llm_first_tokens``, ``tts_first_audio``). Its timer (an
+``asyncio.sleep``) overshoots the configured delay by up to a timer tick (1 ms
+on uvloop) plus a loop iteration, three times per turn: that is provider time,
+so added latency is reported both against the nominal 450 ms and against the
+providers' measured latency.
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ class SessionTrace:
     vad_starts: array[float] = field(default_factory=_floats)
     vad_stops: array[float] = field(default_factory=_floats)
     out: array[float] = field(default_factory=_floats)
+    stt_requests: array[float] = field(default_factory=_floats)  # flush / VAD stop seen
     stt_finals: array[float] = field(default_factory=_floats)
+    llm_requests: array[float] = field(default_factory=_floats)
     llm_first_tokens: array[float] = field(default_factory=_floats)
+    tts_requests: array[float] = field(default_factory=_floats)  # each sentence asked for
     tts_first_audio: array[float] = field(default_factory=_floats)
 
 
@@ -89,9 +99,23 @@ def _run_end(out: Sequence[float], i: int) -> int:
     return i
 
 
+# The framework's own hops between the stamps of one turn (nothing of the providers').
+FRAMEWORK_GAPS = (
+    "vad_stop_to_stt_asked",
+    "stt_final_to_llm_asked",
+    "llm_token_to_tts_asked",
+    "tts_audio_to_first_frame_out",
+)
+
+
 @dataclass
 class _Acc:
     added: list[float] = field(default_factory=list)
+    added_measured: list[float] = field(default_factory=list)
+    provider_overshoot: list[float] = field(default_factory=list)
+    framework_gaps: dict[str, list[float]] = field(
+        default_factory=lambda: {k: [] for k in FRAMEWORK_GAPS}
+    )
     stt_stage: list[float] = field(default_factory=list)
     llm_stage: list[float] = field(default_factory=list)
     tts_stage: list[float] = field(default_factory=list)
@@ -106,6 +130,29 @@ class _Acc:
     frames_out: int = 0
     frames_late: int = 0
     worst_lateness: float = 0.0
+
+
+def _measured(trace: SessionTrace, stop: float, first_out: float) -> list[float] | None:
+    """Stamps of one turn's provider calls, in order, or None when one is missing.
+
+    Returns [stt asked, stt final, llm asked, llm token, tts asked, tts audio].
+    """
+    stamps: list[float] = []
+    t = stop
+    for xs in (
+        trace.stt_requests,
+        trace.stt_finals,
+        trace.llm_requests,
+        trace.llm_first_tokens,
+        trace.tts_requests,
+        trace.tts_first_audio,
+    ):
+        found = _first_at_or_after(xs, t)
+        if found is None or found > first_out:
+            return None
+        stamps.append(found)
+        t = found
+    return stamps
 
 
 def _turns(trace: SessionTrace, lo: float, hi: float, acc: _Acc, timing: ProviderTiming) -> None:
@@ -124,6 +171,16 @@ def _turns(trace: SessionTrace, lo: float, hi: float, acc: _Acc, timing: Provide
             acc.turns_missed += 1
             continue
         acc.added.append(first_out - stop - timing.ideal_secs)
+        m = _measured(trace, stop, first_out)
+        if m is not None:
+            provider = (m[1] - m[0]) + (m[3] - m[2]) + (m[5] - m[4])
+            acc.added_measured.append(first_out - stop - provider)
+            acc.provider_overshoot.append(provider - timing.ideal_secs)
+            gaps = acc.framework_gaps
+            gaps["vad_stop_to_stt_asked"].append(m[0] - stop)
+            gaps["stt_final_to_llm_asked"].append(m[2] - m[1])
+            gaps["llm_token_to_tts_asked"].append(m[4] - m[3])
+            gaps["tts_audio_to_first_frame_out"].append(first_out - m[5])
         stt = _first_at_or_after(trace.stt_finals, stop)
         llm = _first_at_or_after(trace.llm_first_tokens, stt) if stt else None
         tts = _first_at_or_after(trace.tts_first_audio, llm) if llm else None
@@ -182,6 +239,11 @@ def analyse(
         _lateness(trace, lo, hi, acc)
     return {
         "added_latency_ms": summary_ms(acc.added),
+        # First frame out - VAD stop - what the three fakes actually took.
+        "added_latency_vs_measured_providers_ms": summary_ms(acc.added_measured),
+        # What the fakes took beyond their configured 450 ms (timer overshoot).
+        "provider_overshoot_ms": summary_ms(acc.provider_overshoot),
+        "framework_gaps_ms": {k: summary_ms(v) for k, v in acc.framework_gaps.items()},
         "breakdown_ms": {
             "vad_stop_to_stt_final_minus_150": summary_ms(acc.stt_stage),
             "stt_final_to_llm_token_minus_200": summary_ms(acc.llm_stage),

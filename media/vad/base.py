@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
+
+from media.frames import AudioFrame
+
+ScoreSink = Callable[[float, float, float], None]
+"""Receives ``(timestamp, duration_secs, probability)`` of one scored piece of audio."""
 
 
 @runtime_checkable
@@ -20,3 +26,25 @@ class VoiceActivityDetector(Protocol):
         ...
 
     def reset(self) -> None: ...
+
+
+@runtime_checkable
+class DeferredVoiceActivityDetector(Protocol):
+    """A detector that scores audio elsewhere (a worker thread) and reports later.
+
+    ``push`` only hands the frame over. Each scored piece of audio (for Silero a
+    32 ms window) comes back through the sink given to ``bind``, on the event
+    loop, in the order the audio was pushed, stamped with the audio's own time
+    (derived from the pushed frames' timestamps). ``reset`` drops audio not yet
+    reported; ``close`` releases the stream (nothing is reported after it).
+    """
+
+    sample_rate: int
+
+    def bind(self, sink: ScoreSink) -> None: ...
+
+    def push(self, frame: AudioFrame) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -3,7 +3,8 @@
 Pure: no clock. Time comes only from frame timestamps, so the same audio
 always gives the same events, and tests need no event loop.
 
-Rules (``d`` is a frame's duration):
+Rules (``d`` is a frame's duration; for a detector that scores its own
+windows, such as Silero's 32 ms, read "window" for "frame"):
 
 * A frame is *voiced* when its probability is at least ``threshold``.
 * While quiet, a voiced frame opens a *candidate* run; ``speech_start`` is its
@@ -23,12 +24,13 @@ Rules (``d`` is a frame's duration):
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from media.errors import InvalidAudioError
 from media.frames import AudioFrame
-from media.vad.base import VoiceActivityDetector
+from media.vad.base import DeferredVoiceActivityDetector, VoiceActivityDetector
 
 # Sums of 20 ms durations are not exact in binary floating point
 # (10 * 0.02 < 0.2), so thresholds are compared with this slack.
@@ -69,8 +71,16 @@ class _Phase(enum.Enum):
 class SpeechDetector:
     """The speech start/end state machine of one stream."""
 
-    def __init__(self, vad: VoiceActivityDetector, params: VadParams | None = None) -> None:
+    def __init__(
+        self,
+        vad: VoiceActivityDetector | DeferredVoiceActivityDetector,
+        params: VadParams | None = None,
+    ) -> None:
         self.vad = vad
+        # Bound once: ``process`` runs for every frame of every session.
+        self._speech_probability: Callable[[bytes], float] | None = getattr(
+            vad, "speech_probability", None
+        )
         self.params = params or VadParams()
         self._start_needed = max(self.params.start_secs, self.params.min_speech_secs)
         self._phase = _Phase.QUIET
@@ -90,42 +100,53 @@ class SpeechDetector:
             raise InvalidAudioError(
                 f"frame at {frame.sample_rate} Hz fed to a {self.vad.sample_rate} Hz VAD"
             )
-        probability = self.vad.speech_probability(frame.pcm)
+        if self._speech_probability is None:
+            raise TypeError("a deferred detector scores its own windows: feed them to score()")
+        return self.score(frame.timestamp, frame.duration, self._speech_probability(frame.pcm))
+
+    def score(self, timestamp: float, duration: float, probability: float) -> SpeechEvent | None:
+        """Advance on one scored piece of audio: a frame, or a detector's own window.
+
+        ``process`` calls it per frame; a ``DeferredVoiceActivityDetector``'s
+        results (Silero's 32 ms windows, scored off the event loop) are fed here
+        directly, so the start window is counted in audio actually scored and
+        the event fires on the window that completes it.
+        """
         self.last_probability = probability
         if probability >= self.params.threshold:
-            return self._on_voiced(frame)
-        return self._on_unvoiced(frame)
+            return self._on_voiced(timestamp, duration)
+        return self._on_unvoiced(timestamp, duration)
 
     def reset(self) -> None:
         """Forget the current run (no event) and the VAD's state."""
         self._to_quiet()
         self.vad.reset()
 
-    def _on_voiced(self, frame: AudioFrame) -> SpeechEvent | None:
+    def _on_voiced(self, timestamp: float, duration: float) -> SpeechEvent | None:
         if self._phase is _Phase.QUIET:
             self._phase = _Phase.CANDIDATE
-            self._speech_start = frame.timestamp
+            self._speech_start = timestamp
             self._voiced_secs = 0.0
-        self._voiced_secs += frame.duration
+        self._voiced_secs += duration
         self._unvoiced_run = 0.0
         self._unvoiced_frames = 0
-        self._last_voiced_end = frame.timestamp + frame.duration
+        self._last_voiced_end = timestamp + duration
         if self._phase is _Phase.CANDIDATE and self._voiced_secs + _EPSILON >= self._start_needed:
             self._phase = _Phase.SPEAKING
-            return SpeechEvent("start", frame.timestamp, self._speech_start)
+            return SpeechEvent("start", timestamp, self._speech_start)
         return None
 
-    def _on_unvoiced(self, frame: AudioFrame) -> SpeechEvent | None:
+    def _on_unvoiced(self, timestamp: float, duration: float) -> SpeechEvent | None:
         if self._phase is _Phase.QUIET:
             return None
-        self._unvoiced_run += frame.duration
+        self._unvoiced_run += duration
         self._unvoiced_frames += 1
         if self._phase is _Phase.CANDIDATE:
             if self._unvoiced_frames >= 2:
                 self._to_quiet()
             return None
         if self._unvoiced_run + _EPSILON >= self.params.stop_secs:
-            event = SpeechEvent("end", frame.timestamp, self._speech_start, self._last_voiced_end)
+            event = SpeechEvent("end", timestamp, self._speech_start, self._last_voiced_end)
             self._to_quiet()
             return event
         return None

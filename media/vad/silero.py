@@ -99,18 +99,26 @@ class _SileroModel:
 class _StreamState:
     """Per-stream buffers: pending samples, the previous window's tail, the RNN state."""
 
-    def __init__(self, window: int, context: int) -> None:
+    def __init__(self, window: int, context: int, sample_rate: int = PIPELINE_RATE) -> None:
         self.window = window
+        self.window_secs = window / sample_rate
         self._pending: Float32Array = np.zeros(window * 2, dtype=np.float32)
         self._fill = 0
+        # Audio time of ``_pending[0]``: the timestamp of the frame it came in,
+        # advanced by one window duration per window taken.
+        self.pending_start = 0.0
+        # Windows consumed so far (scored or dropped): the next window's index.
+        self.next_window = 0
         self.context: Float32Array = np.zeros(context, dtype=np.float32)
         self.state: Float32Array = np.zeros(_STATE_SHAPE, dtype=np.float32)
         self.probability = 0.0
         self.generation = 0
 
-    def push(self, pcm: bytes) -> None:
+    def push(self, pcm: bytes, timestamp: float = 0.0) -> None:
         if len(pcm) % SAMPLE_WIDTH:
             raise InvalidAudioError("PCM16 frame must hold a whole number of samples")
+        if self._fill == 0:
+            self.pending_start = timestamp
         samples = np.frombuffer(pcm, dtype=np.int16)
         need = self._fill + samples.size
         if need > self._pending.size:
@@ -124,13 +132,31 @@ class _StreamState:
     def has_window(self) -> bool:
         return self._fill >= self.window
 
-    def take_window(self, row: Float32Array) -> None:
-        """Write context + next window into ``row`` and drop the window from pending."""
+    @property
+    def pending_windows(self) -> int:
+        return self._fill // self.window
+
+    def take_window(self, row: Float32Array) -> float:
+        """Write context + next window into ``row`` and drop it; returns the window's start time."""
         ctx = self.context.size
         row[:ctx] = self.context
         row[ctx:] = self._pending[: self.window]
-        rest = self._fill - self.window
-        self._pending[:rest] = self._pending[self.window : self._fill]
+        self._drop(self.window)
+        start = self.pending_start
+        self.pending_start += self.window_secs
+        self.next_window += 1
+        return start
+
+    def drop_windows(self, count: int) -> None:
+        """Forget the oldest ``count`` windows unscored (a stream fed faster than it is scored)."""
+        count = min(count, self.pending_windows)
+        self._drop(count * self.window)
+        self.pending_start += count * self.window_secs
+        self.next_window += count
+
+    def _drop(self, samples: int) -> None:
+        rest = self._fill - samples
+        self._pending[:rest] = self._pending[samples : self._fill]
         self._fill = rest
 
     def commit(self, row: Float32Array, probability: float, state: Float32Array) -> None:
@@ -140,6 +166,7 @@ class _StreamState:
 
     def reset(self) -> None:
         self._fill = 0
+        self.pending_start = 0.0
         self.context[:] = 0.0
         self.state = np.zeros(_STATE_SHAPE, dtype=np.float32)
         self.probability = 0.0
@@ -154,7 +181,7 @@ class SileroVad:
     ) -> None:
         self._model = _SileroModel(sample_rate, session)
         self.sample_rate = sample_rate
-        self._stream = _StreamState(self._model.window, self._model.context)
+        self._stream = _StreamState(self._model.window, self._model.context, sample_rate)
         self._row: Float32Array = np.zeros(
             (1, self._model.context + self._model.window), dtype=np.float32
         )
@@ -231,7 +258,7 @@ class SileroBatch:
         self.windows_run = 0
 
     def open_stream(self) -> BatchedSileroStream:
-        state = _StreamState(self._model.window, self._model.context)
+        state = _StreamState(self._model.window, self._model.context, self.sample_rate)
         with self._lock:
             self._streams[id(state)] = state
         return BatchedSileroStream(self, state)

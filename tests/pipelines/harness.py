@@ -9,6 +9,7 @@ import numpy as np
 
 from media.clock import PlayoutClock
 from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame, samples_per_frame
+from media.vad.base import DeferredVoiceActivityDetector, ScoreSink, VoiceActivityDetector
 from media.vad.detector import VadParams
 from pipelines.config import ConversationConfig
 from pipelines.events import SessionEvent
@@ -33,6 +34,62 @@ class EnergyVad:
         pass
 
 
+class WindowedEnergyVad:
+    """``EnergyVad`` scored on 32 ms windows, like Silero inline: each frame gets
+    the score of the last window complete at its end (0 before the first)."""
+
+    sample_rate = PIPELINE_RATE
+    WINDOW = 512
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._probability = 0.0
+        self._scorer = EnergyVad()
+
+    def speech_probability(self, pcm: bytes) -> float:
+        self._pending += pcm
+        size = 2 * self.WINDOW
+        while len(self._pending) >= size:
+            window, self._pending = self._pending[:size], self._pending[size:]
+            self._probability = self._scorer.speech_probability(window)
+        return self._probability
+
+    def reset(self) -> None:
+        self._pending = b""
+        self._probability = 0.0
+
+
+class DeferredEnergyVad:
+    """``WindowedEnergyVad`` as a deferred detector: each frame's result comes back
+    on a later loop iteration (the worker thread's hand-off), in order."""
+
+    sample_rate = PIPELINE_RATE
+
+    def __init__(self) -> None:
+        self._sink: ScoreSink | None = None
+        self._scorer = WindowedEnergyVad()
+        self.closed = False
+
+    def bind(self, sink: ScoreSink) -> None:
+        self._sink = sink
+
+    def push(self, frame: AudioFrame) -> None:
+        probability = self._scorer.speech_probability(frame.pcm)
+        asyncio.get_running_loop().call_soon(
+            self._report, frame.timestamp, frame.duration, probability
+        )
+
+    def _report(self, timestamp: float, duration: float, probability: float) -> None:
+        if self._sink is not None and not self.closed:
+            self._sink(timestamp, duration, probability)
+
+    def reset(self) -> None:
+        self._scorer.reset()
+
+    def close(self) -> None:
+        self.closed = True
+
+
 @dataclass
 class Harness:
     stt: FakeSTT = field(default_factory=FakeSTT)
@@ -44,6 +101,7 @@ class Harness:
         )
     )
     tools: ToolBox | None = None
+    vad: VoiceActivityDetector | DeferredVoiceActivityDetector = field(default_factory=EnergyVad)
     events: list[SessionEvent] = field(default_factory=list)
     audio_out: list[AudioFrame] = field(default_factory=list)
     session: VoiceSession | None = None
@@ -56,7 +114,7 @@ class Harness:
             stt=self.stt,
             llm=self.llm,
             tts=self.tts,
-            vad=EnergyVad(),
+            vad=self.vad,
             clock=self.clock,
             on_event=self.events.append,
             on_audio=self.audio_out.append,
