@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from control_plane.voice import metrics
 from media.clock import PlayoutClock
-from media.vad.base import VoiceActivityDetector
+from media.vad.base import DeferredVoiceActivityDetector, VoiceActivityDetector
 from media.vad.silero import SileroBatch
 from media.vad.webrtc import WebRtcVad
+from media.vad.worker import SileroWorker
 from pipelines.agent import AgentSpec
 from pipelines.events import ErrorEvent, SessionEvent, TurnMetrics
 from pipelines.knowledge import Retriever
@@ -69,7 +70,8 @@ class VoiceRuntime:
         self.sessions: dict[str, VoiceSession] = {}
         self.recent_turns: deque[TurnRecord] = deque(maxlen=2000)
         self._silero_batch: SileroBatch | None = None
-        self._vads: dict[str, VoiceActivityDetector] = {}
+        self._silero_worker: SileroWorker | None = None
+        self._vads: dict[str, VoiceActivityDetector | DeferredVoiceActivityDetector] = {}
         self._orgs: dict[str, tuple[str, str]] = {}  # session id -> (org id, transport)
         # Builds a retriever over an organisation's knowledge bases (the control plane sets it).
         self.retriever_factory: RetrieverFactory | None = None
@@ -82,6 +84,8 @@ class VoiceRuntime:
             await session.aclose()
         self.sessions.clear()
         await self.clock.aclose()
+        if self._silero_worker is not None:
+            await self._silero_worker.aclose()
 
     async def warm_up(self) -> None:
         """Load the local models of the known agents now, not on the first call."""
@@ -112,8 +116,15 @@ class VoiceRuntime:
             raise UnknownAgent(agent_id)
         return spec
 
-    def make_vad(self, spec: AgentSpec) -> VoiceActivityDetector:
+    def make_vad(self, spec: AgentSpec) -> VoiceActivityDetector | DeferredVoiceActivityDetector:
         if spec.vad == "silero":
+            # One worker thread scores every session's windows (media.vad.worker).
+            if self._silero_worker is None:
+                from media.vad.worker import SileroWorker
+
+                self._silero_worker = SileroWorker()
+            return self._silero_worker.open_stream()
+        if spec.vad == "silero_per_session":
             from media.vad.silero import SileroVad
 
             return SileroVad()
