@@ -85,14 +85,21 @@ class StreamResampler:
     def process(self, pcm: bytes) -> bytes:
         if len(pcm) % SAMPLE_WIDTH:
             raise InvalidAudioError("PCM16 audio must hold a whole number of samples")
-        n = len(pcm) // SAMPLE_WIDTH
-        self.samples_in += n
         if self.passthrough:
+            n = len(pcm) // SAMPLE_WIDTH
+            self.samples_in += n
             self.samples_out += n
             return bytes(pcm)
-        if not pcm:
+        return self.process_samples(np.frombuffer(pcm, dtype="<i2").astype(np.float32))
+
+    def process_samples(self, samples: npt.NDArray[np.float32]) -> bytes:
+        """Like ``process``, from float32 samples at PCM16 scale (e.g. decoded G.711)."""
+        self.samples_in += len(samples)
+        if self.passthrough:
+            self.samples_out += len(samples)
+            return _to_int16(samples)
+        if not len(samples):
             return b""
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
         out: npt.NDArray[np.floating]
         if self._poly is not None:
             # The FIR is linear: it runs on raw sample values, no rescaling.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from media.codecs.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from media.codecs.g711 import alaw_decode_samples, alaw_encode, ulaw_decode_samples, ulaw_encode
 from media.frames import PIPELINE_RATE, Reframer
 from media.resample import StreamResampler
 
@@ -32,15 +32,17 @@ class InboundAudio:
 
     def push(self, data: bytes) -> list[bytes]:
         if self.encoding == "mulaw":
-            pcm = ulaw_decode(data)
+            # Decoded straight to floats: the resampler's working format.
+            pcm = self._resampler.process_samples(ulaw_decode_samples(data))
         elif self.encoding == "alaw":
-            pcm = alaw_decode(data)
+            pcm = self._resampler.process_samples(alaw_decode_samples(data))
         else:
             # A chunk may split a sample in two; keep the dangling byte.
             data = self._odd_byte + data
             cut = len(data) - len(data) % 2
             pcm, self._odd_byte = data[:cut], data[cut:]
-        return self._reframer.push(self._resampler.process(pcm))
+            pcm = self._resampler.process(pcm)
+        return self._reframer.push(pcm)
 
     def reset(self) -> None:
         self._resampler.reset()

@@ -13,7 +13,6 @@ code) and the call goes on; more than ``max_bad_messages`` within
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import logging
 from collections import deque
@@ -160,7 +159,7 @@ class TwilioMediaStream:
             return
         match message:
             case Media():
-                self._on_media(message)
+                self._on_media(message.streamSid, message.media.track, message.media.payload)
             case Mark():
                 self._on_mark(message)
             case Dtmf():
@@ -223,15 +222,16 @@ class TwilioMediaStream:
             return False
         return True
 
-    def _on_media(self, message: Media) -> None:
-        if not self._check_sid(message.streamSid):
+    def _on_media(self, stream_sid: str, track: str, payload: str) -> None:
+        if not self._check_sid(stream_sid):
             return
-        if message.media.track != "inbound":
-            self.reject("unexpected_track", f"media on track {message.media.track!r}")
+        if track != "inbound":
+            self.reject("unexpected_track", f"media on track {track!r}")
             return
         try:
-            data = base64.b64decode(message.media.payload, validate=True)
-        except (binascii.Error, ValueError) as exc:
+            # Strict: only the base64 alphabet, padding only at the end.
+            data = binascii.a2b_base64(payload, strict_mode=True)
+        except ValueError as exc:  # binascii.Error, or a non-ASCII str
             self.reject("bad_base64", f"payload is not base64: {exc}")
             return
         if not data:
@@ -296,7 +296,7 @@ class TwilioMediaStream:
         identity = self.identity
         if identity is None or self.state is not StreamState.STREAMING:
             return
-        payload = base64.b64encode(self.outbound.convert(frame.pcm)).decode("ascii")
+        payload = binascii.b2a_base64(self.outbound.convert(frame.pcm), newline=False).decode()
         self.outbox.send(media_message(identity.stream_sid, payload), audio=True)
         self.media_sent += 1
         mark = self.tracker.on_sent(frame.sample_count)

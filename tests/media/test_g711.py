@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from media.codecs import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from media.codecs.g711 import ULAW_ENCODE_TABLE
+from media.codecs.g711 import ULAW_ENCODE_TABLE, alaw_decode_samples, ulaw_decode_samples
 from media.errors import InvalidAudioError
 
 EVERY_SAMPLE = np.arange(-32768, 32768, dtype=np.int32).astype("<i2").tobytes()
@@ -91,3 +91,12 @@ def test_encode_accepts_memoryview_and_bytearray() -> None:
     pcm = np.arange(-1000, 1000, 7, dtype="<i2").tobytes()
     assert ulaw_encode(bytearray(pcm)) == ulaw_encode(pcm)  # type: ignore[arg-type]
     assert ulaw_encode(memoryview(pcm)) == ulaw_encode(pcm)  # type: ignore[arg-type]
+
+
+def test_float_decoding_gives_the_same_samples_as_pcm16_decoding() -> None:
+    codes = bytes(range(256))
+    for decode, decode_samples in ((ulaw_decode, ulaw_decode_samples),
+                                   (alaw_decode, alaw_decode_samples)):  # fmt: skip
+        samples = decode_samples(codes)
+        assert samples.dtype == np.float32
+        assert samples.tolist() == np.frombuffer(decode(codes), "<i2").astype(float).tolist()

@@ -194,3 +194,15 @@ def test_empty_and_bad_input() -> None:
         StreamResampler(8000, 16000, quality="best")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         PolyphaseResampler(22050, 16000)
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), [(8000, 16000), (16000, 16000), (16000, 8000)])
+def test_float_samples_in_equal_pcm16_in(in_rate: int, out_rate: int) -> None:
+    pcm = sine(in_rate, 0.2)
+    from_bytes = StreamResampler(in_rate, out_rate)
+    from_floats = StreamResampler(in_rate, out_rate)
+    for chunk in chunks(pcm, in_rate):
+        floats = np.frombuffer(chunk, "<i2").astype(np.float32)
+        assert from_floats.process_samples(floats) == from_bytes.process(chunk)
+    assert from_floats.samples_in == from_bytes.samples_in
+    assert from_floats.samples_out == from_bytes.samples_out
