@@ -7,9 +7,8 @@ import contextlib
 import fractions
 import json
 from collections import deque
-from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import av
 import httpx
@@ -23,17 +22,14 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from cap_sdk._pacing import Pacer
+from cap_sdk._session import SessionBase
 from cap_sdk.events import AgentAudio, Event, ProtocolError, SessionStarted, parse_event
 from cap_sdk.sources import AudioSource
 
 RATE = 48_000
 FRAME_SAMPLES = 960
 CONNECT_TIMEOUT = 15.0
-MAX_QUEUED_EVENTS = 10_000
 MAX_QUEUED_SECONDS = 600.0
-
-
-E = TypeVar("E")
 
 
 class CallRejected(RuntimeError):
@@ -91,10 +87,11 @@ def _mono(frame: av.AudioFrame) -> bytes:
     return bytes(data.astype(np.float32).mean(axis=0).astype("<i2").tobytes())
 
 
-class WebRtcSession:
+class WebRtcSession(SessionBase):
     """Send audio/text, iterate typed events. Use ``connect_webrtc`` to make one."""
 
     def __init__(self, pc: RTCPeerConnection, *, receive_audio: bool) -> None:
+        super().__init__()
         self.pc = pc
         self.session_id = ""
         self.started: SessionStarted | None = None
@@ -102,8 +99,6 @@ class WebRtcSession:
         self.mic = _MicTrack()
         self.channel = pc.createDataChannel("events")
         self.connect_seconds: float | None = None
-        self.dropped_events = 0
-        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._started = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -120,15 +115,12 @@ class WebRtcSession:
     def _end(self) -> None:
         if not self._closed:
             self._closed = True
-            self._events.put_nowait(None)
+            self._deliver_end()
 
     def _push(self, event: Event) -> None:
         if self._closed:
             return
-        if self._events.qsize() >= MAX_QUEUED_EVENTS:
-            self.dropped_events += 1
-            return
-        self._events.put_nowait(event)
+        self._deliver(event)
 
     def _on_message(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
@@ -168,47 +160,19 @@ class WebRtcSession:
         if wait:
             await self.mic.drained.wait()
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _send_now(self, message: dict[str, Any]) -> None:
         if self.channel.readyState != "open":
             raise ConnectionError("the events channel is not open")
         self.channel.send(json.dumps(message))
 
-    async def send_text(self, text: str) -> None:
-        self._send({"type": "input.text", "text": text})
-
-    async def interrupt(self) -> None:
-        self._send({"type": "interrupt"})
-
-    async def ping(self, ping_id: str | int | None = None) -> None:
-        self._send({"type": "ping", "id": ping_id})
-
-    # ------------------------------------------------------------ receiving
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while (event := await self._events.get()) is not None:
-            yield event
-
-    async def next_event(self, kind: type[E]) -> E:
-        """The next event of type ``kind``; events of other types are skipped.
-
-        Bound the wait with ``asyncio.timeout`` around the call.
-        """
-        while True:
-            event = await self._events.get()
-            if event is None:
-                self._events.put_nowait(None)
-                raise ConnectionError("session closed")
-            if isinstance(event, kind):
-                return event
+    async def _send(self, message: dict[str, Any]) -> None:
+        self._send_now(message)
 
     async def close(self) -> None:
         """Hang up: tell the server, close the peer connection, stop every task."""
         if self.channel.readyState == "open":
             with contextlib.suppress(Exception):
-                self._send({"type": "session.end"})
+                self._send_now({"type": "session.end"})
         self.mic.stop()
         await self.pc.close()
         for task in list(self._tasks):

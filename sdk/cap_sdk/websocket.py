@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from cap_sdk._pacing import Pacer
+from cap_sdk._session import SessionBase
 from cap_sdk.events import (
     AgentAudio,
     ErrorEvent,
@@ -25,27 +25,22 @@ from cap_sdk.sources import AudioSource
 
 SUPPORTED_RATES = (8000, 16000, 24000, 48000)
 START_TIMEOUT = 15.0
-MAX_QUEUED_EVENTS = 10_000  # a consumer that never reads loses the oldest audio first
-
-
-E = TypeVar("E")
 
 
 class SessionRejected(RuntimeError):
     """The server refused to start the session (unknown agent, bad key, capacity)."""
 
 
-class WebSocketSession:
+class WebSocketSession(SessionBase):
     """Send audio/text, iterate typed events. Use ``connect_websocket`` to make one."""
 
     def __init__(self, ws: ClientConnection, *, input_rate: int, output_rate: int) -> None:
+        super().__init__()
         self.ws = ws
         self.input_rate = input_rate
         self.output_rate = output_rate
         self.started: SessionStarted | None = None
-        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
-        self.dropped_events = 0
 
     @property
     def session_id(self) -> str:
@@ -88,15 +83,11 @@ class WebSocketSession:
     async def _read(self) -> None:
         try:
             async for message in self.ws:
-                event = self._decode(message)
-                if self._events.qsize() >= MAX_QUEUED_EVENTS:
-                    self.dropped_events += 1
-                    continue
-                self._events.put_nowait(event)
+                self._deliver(self._decode(message))
         except ConnectionClosed:
             pass
         finally:
-            self._events.put_nowait(None)
+            self._deliver_end()
 
     # ------------------------------------------------------------ sending
 
@@ -112,39 +103,8 @@ class WebSocketSession:
                 await pacer.wait()
             await self.ws.send(frame)
 
-    async def send_text(self, text: str) -> None:
-        await self._send({"type": "input.text", "text": text})
-
-    async def interrupt(self) -> None:
-        await self._send({"type": "interrupt"})
-
-    async def ping(self, ping_id: str | int | None = None) -> None:
-        await self._send({"type": "ping", "id": ping_id})
-
     async def _send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
-
-    # ------------------------------------------------------------ receiving
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while (event := await self._events.get()) is not None:
-            yield event
-
-    async def next_event(self, kind: type[E]) -> E:
-        """The next event of type ``kind``; events of other types are skipped.
-
-        Bound the wait with ``asyncio.timeout`` around the call.
-        """
-        while True:
-            event = await self._events.get()
-            if event is None:
-                self._events.put_nowait(None)
-                raise ConnectionError("session closed")
-            if isinstance(event, kind):
-                return event
 
     async def close(self) -> None:
         with contextlib.suppress(ConnectionClosed):
