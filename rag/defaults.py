@@ -15,8 +15,10 @@ from rag.parsing.runner import DocumentParser
 from rag.service import KnowledgeService
 from rag.store import QdrantConnection, QdrantStore, VectorStore
 
-#: "qdrant-local": qdrant-client local mode (the default, brute force in Python);
-#: "edge": Qdrant Edge in-process (HNSW; needs `qdrant-edge-py`).
+#: "edge" (the default): Qdrant Edge, the Qdrant engine in-process (`qdrant-edge-py`):
+#: payload-indexed scopes, int8 scans, ~1 ms for a 10k-chunk knowledge base;
+#: "qdrant-local": qdrant-client local mode, numpy brute force with payload filters
+#: checked in Python point by point (~190 ms at 10k chunks, seconds at 100k).
 EmbeddedBackend = Literal["qdrant-local", "edge"]
 
 
@@ -25,16 +27,17 @@ def open_knowledge_service(
     *,
     qdrant_url: str | None = None,
     qdrant_api_key: str | None = None,
-    embedded_backend: EmbeddedBackend = "qdrant-local",
+    embedded_backend: EmbeddedBackend = "edge",
     embedder: Embedder | None = None,
     limits: IngestLimits | None = None,
     chunking: ChunkingConfig | None = None,
     workers: int = 2,
     max_queued: int = 100,
 ) -> KnowledgeService:
-    """The service on `data_dir`: catalog.sqlite, plus the vectors under qdrant/ (or
-    edge/) unless `qdrant_url` points at a server. Call inside a running event loop;
-    `await service.aclose()` releases everything, the embedder included.
+    """The service on `data_dir`: catalog.sqlite, plus the vectors under edge/ (or
+    qdrant/) unless `qdrant_url` points at a Qdrant server (qdrant-client,
+    `QdrantStore`). Call inside a running event loop; `await service.aclose()`
+    releases everything, the embedder included.
     """
     root = Path(data_dir)
     root.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,36 @@
 """Vector store on Qdrant Edge: the Qdrant engine in-process, with HNSW and payload indexes.
 
-Why it exists: qdrant-client's local mode scans every point in Python and checks
-payload filters point by point, so a filtered search costs ~190 ms at 10k chunks
-and seconds at 100k (benchmarks/results/rag.json) — far past the 50 ms per-turn
-retrieval budget. Qdrant Edge (`pip install qdrant-edge-py`) runs Qdrant's Rust
-segment code in the process: the same filters, a keyword index on the org id,
-and an HNSW graph, at about a millisecond. It is an embedded alternative only;
-production keeps a Qdrant server through `QdrantStore`.
+The embedded default. qdrant-client's local mode scores every point in numpy and
+checks payload filters point by point in Python, so a filtered search costs
+~190 ms at 10k chunks and seconds at 100k (benchmarks/results/rag.json). Qdrant
+Edge (`qdrant-edge-py`) runs Qdrant's Rust segment code in the process. A Qdrant
+server in production stays on `QdrantStore` (qdrant-client against its URL).
+
+How a search stays fast (measured, benchmarks/rag_bench.py):
+- Every point carries `SCOPE`, its organisation and knowledge base ids joined in
+  one keyword (`scope_key`; ids cannot hold the separator), indexed as the tenant
+  key. A search filters on the scope keys of its `Scope`, so the engine reads the
+  scope's points straight from that index; the hits are then re-checked against
+  org id and kb id. Filtering on the two separate fields instead cost 2-5x more
+  per point, and a match-any over several scope keys ~2x more than one search
+  per knowledge base, so a multi-kb scope runs one search per kb and merges.
+- Vectors are also kept as int8 (scalar quantisation, in RAM): a search scans the
+  scope's int8 vectors and rescores the best `oversampling` x top_k on floats.
+  Exact, not approximate, up to the int8 pre-selection: recall@5 1.0 in the
+  benchmark. Cost grows with the scope, not the store: ~1 ms for a 10k-chunk
+  knowledge base in a 100k-chunk store.
+- No HNSW graph by default (`hnsw_m=0`). On uniformly random 384-d vectors HNSW
+  (m=16) found 19% of the true top 5 at ef=128 and 48% at ef=512 while costing
+  as much CPU as the int8 scan, and building it for 100k points took minutes.
+  `hnsw_m=16` builds one (for single scopes far beyond 100k chunks of real
+  embeddings): scopes under `exact_below_points` chunks are still scanned.
+- One search thread: on a shared 2-core machine the per-segment thread pool
+  cost more CPU than it saved.
+
+Caveat: qdrant-edge-py (0.9) holds the GIL while it optimises (builds HNSW and
+quantised segments): ~10 s at 100k chunks without a graph, minutes with one,
+during which the whole process (event loop included) stops. Writes therefore
+optimise only every `optimize_every` points; bulk loads call `optimize` once.
 
 Same contract as `QdrantStore`: searches take a `Scope`, results are re-checked
 against it, one shard directory per embedding model (`collection_name`).
@@ -29,12 +53,14 @@ from rag.store import (
     DOC,
     KB,
     ORG,
+    SCOPE,
     ChunkRecord,
     Scope,
     ScoredChunk,
     collection_name,
     record_from_payload,
     require_org,
+    scope_key,
     scored_from_payload,
 )
 
@@ -51,11 +77,14 @@ class EdgeStore:
         dim: int,
         *,
         prefix: str = "cap_chunks",
-        optimize_every: int = 5_000,
-        hnsw_m: int = 16,
+        optimize_every: int = 20_000,
+        hnsw_m: int = 0,
         hnsw_ef_construct: int = 100,
         hnsw_ef: int = 128,
-        exact_below_points: int = 50_000,
+        exact_below_points: int = 10_000,
+        quantize: bool = True,
+        oversampling: float = 2.0,
+        index_above_kb: int | None = None,
     ) -> None:
         self._model_id = model_id
         self._dim = dim
@@ -70,10 +99,15 @@ class EdgeStore:
         self._hnsw_m = hnsw_m
         self._hnsw_ef_construct = hnsw_ef_construct
         self._hnsw_ef = hnsw_ef
+        self._quantize = quantize
+        self._oversampling = oversampling
+        #: Segments whose vectors pass this many KB become indexed (int8) on `optimize`;
+        #: None keeps Qdrant's default (10 MB, ~6.6k 384-d vectors).
+        self._index_above_kb = index_above_kb
         # Qdrant's planner scans the filtered points exactly when their vectors are
-        # under this many KB: an organisation (or knowledge base) below
-        # `exact_below_points` chunks gets exact results in a few ms, larger ones HNSW.
-        self._full_scan_kb = exact_below_points * dim * 4 // 1024
+        # under this many KB: with a graph, a scope below `exact_below_points` chunks
+        # is scanned, larger ones walk the graph; without one, every scope is scanned.
+        self._full_scan_kb = max(1, exact_below_points * dim * 4 // 1024) if hnsw_m > 0 else 2**40
 
     @property
     def model_id(self) -> str:
@@ -92,28 +126,40 @@ class EdgeStore:
         except Exception as exc:
             raise StoreError(f"edge store call failed: {type(exc).__name__}: {exc}") from exc
 
+    def _config(self) -> Any:
+        import qdrant_edge as qe
+
+        quantization = (
+            qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+            if self._quantize
+            else None
+        )
+        return qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=self._dim, distance=qe.Distance.Cosine),
+            hnsw_config=qe.HnswIndexConfig(
+                m=self._hnsw_m,
+                ef_construct=self._hnsw_ef_construct,
+                full_scan_threshold=self._full_scan_kb,
+                payload_m=0,
+            ),
+            quantization_config=quantization,
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._index_above_kb),
+            max_search_threads=1,
+        )
+
     def _open(self) -> Any:
         if self._shard is not None:
             return self._shard
         import qdrant_edge as qe
 
         if self._path.is_dir() and any(self._path.iterdir()):
-            self._shard = qe.EdgeShard.load(str(self._path))
-            return self._shard
-        config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=self._dim, distance=qe.Distance.Cosine),
-            hnsw_config=qe.HnswIndexConfig(
-                m=self._hnsw_m,
-                ef_construct=self._hnsw_ef_construct,
-                full_scan_threshold=self._full_scan_kb,
-            ),
-        )
-        shard = qe.EdgeShard.create(str(self._path), config)
-        shard.update(
-            qe.UpdateOperation.create_field_index(ORG, qe.KeywordIndexParams(is_tenant=True))
-        )
-        for key in (KB, DOC, CATEGORY, CONTENT_HASH):
-            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+            shard = qe.EdgeShard.load(str(self._path), self._config())
+            if SCOPE not in shard.info().payload_schema:
+                _add_scope_keys(shard)  # a shard written before scope keys existed
+            self._shard = shard
+            return shard
+        shard = qe.EdgeShard.create(str(self._path), self._config())
+        _create_indexes(shard)
         self._shard = shard
         return shard
 
@@ -133,7 +179,12 @@ class EdgeStore:
         import qdrant_edge as qe
 
         shard = self._open()
-        points = [qe.Point(r.chunk_id, list(r.vector), r.payload()) for r in records]
+        points = [
+            qe.Point(
+                r.chunk_id, list(r.vector), {**r.payload(), SCOPE: scope_key(r.org_id, r.kb_id)}
+            )
+            for r in records
+        ]
         shard.update(qe.UpdateOperation.upsert_points(points))
         self._pending += len(points)
         if self._pending >= self._optimize_every:
@@ -153,23 +204,33 @@ class EdgeStore:
     def _search_sync(
         self, scope: Scope, vector: list[float], top_k: int, category: str | None
     ) -> list[Any]:
+        shard = self._open()
+        requests = [self._request(key, vector, top_k, category) for key in scope.scope_keys()]
+        if len(requests) == 1:
+            one: list[Any] = shard.query(requests[0])
+            return one
+        merged = [point for request in requests for point in shard.query(request)]
+        merged.sort(key=lambda point: point.score, reverse=True)
+        return merged[:top_k]
+
+    def _request(self, key: str, vector: list[float], top_k: int, category: str | None) -> Any:
         import qdrant_edge as qe
 
-        must: list[Any] = [
-            qe.FieldCondition(key=ORG, match=qe.MatchValue(scope.org_id)),
-            qe.FieldCondition(key=KB, match=qe.MatchAny(list(scope.kb_ids))),
-        ]
+        must: list[Any] = [qe.FieldCondition(key=SCOPE, match=qe.MatchValue(key))]
         if category is not None:
             must.append(qe.FieldCondition(key=CATEGORY, match=qe.MatchValue(category)))
-        request = qe.QueryRequest(
+        quantization = (
+            qe.QuantizationSearchParams(rescore=True, oversampling=self._oversampling)
+            if self._quantize
+            else None
+        )
+        return qe.QueryRequest(
             limit=top_k,
             query=qe.Query.Nearest(vector),
             filter=qe.Filter(must=must),
             with_payload=True,
-            params=qe.SearchParams(hnsw_ef=self._hnsw_ef),
+            params=qe.SearchParams(hnsw_ef=self._hnsw_ef, quantization=quantization),
         )
-        result: list[Any] = self._open().query(request)
-        return result
 
     async def delete_document(self, org_id: str, document_id: str) -> None:
         await self._run(self._delete_sync, org_id, {DOC: document_id})
@@ -217,8 +278,29 @@ class EdgeStore:
         return records, None if next_offset is None else str(next_offset)
 
     async def optimize(self) -> None:
-        """Build HNSW segments now (otherwise done every `optimize_every` writes)."""
-        await self._run(lambda: self._open().optimize())
+        """Build HNSW and quantised segments now (otherwise every `optimize_every` writes).
+
+        Holds the GIL for its whole run (see the module docstring).
+        """
+
+        def run() -> None:
+            self._open().optimize()
+            self._pending = 0
+
+        await self._run(run)
+
+    async def info(self) -> dict[str, int]:
+        """Segments, points and points in an HNSW index, for checks and benchmarks."""
+
+        def read() -> dict[str, int]:
+            info = self._open().info()
+            return {
+                "segments": int(info.segments_count),
+                "points": int(info.points_count),
+                "indexed_vectors": int(info.indexed_vectors_count),
+            }
+
+        return await self._run(read)
 
     async def aclose(self) -> None:
         def close() -> None:
@@ -241,3 +323,47 @@ def _filter(org_id: str, extra: dict[str, str]) -> Any:
             for key, value in {ORG: org_id, **extra}.items()
         ]
     )
+
+
+def _create_indexes(shard: Any) -> None:
+    """The scope key is the tenant index; the rest serve deletes, counts and categories.
+
+    No per-value HNSW links on any of them (`enable_hnsw=False`): large scopes use
+    the main graph with the filter, small ones an exact scan, so the extra graphs
+    would only slow every optimisation down.
+    """
+    import qdrant_edge as qe
+
+    shard.update(
+        qe.UpdateOperation.create_field_index(
+            SCOPE, qe.KeywordIndexParams(is_tenant=True, enable_hnsw=False)
+        )
+    )
+    for key in (ORG, KB, DOC, CATEGORY, CONTENT_HASH):
+        shard.update(
+            qe.UpdateOperation.create_field_index(key, qe.KeywordIndexParams(enable_hnsw=False))
+        )
+
+
+def _add_scope_keys(shard: Any) -> None:
+    """Give every point of an older shard its scope key, then index the field."""
+    import qdrant_edge as qe
+
+    shard.update(
+        qe.UpdateOperation.create_field_index(
+            SCOPE, qe.KeywordIndexParams(is_tenant=True, enable_hnsw=False)
+        )
+    )
+    orgs = shard.facet(qe.FacetRequest(key=ORG, limit=1_000_000, exact=True))
+    for org in orgs.hits:
+        org_id = str(org.value)
+        kbs = shard.facet(
+            qe.FacetRequest(key=KB, limit=1_000_000, exact=True, filter=_filter(org_id, {}))
+        )
+        for kb in kbs.hits:
+            kb_id = str(kb.value)
+            shard.update(
+                qe.UpdateOperation.set_payload_by_filter(
+                    _filter(org_id, {KB: kb_id}), {SCOPE: scope_key(org_id, kb_id)}
+                )
+            )

@@ -37,6 +37,11 @@ KB = "kb_id"
 DOC = "document_id"
 CATEGORY = "category"
 CONTENT_HASH = "content_hash"
+#: One keyword made of the organisation and knowledge base ids (`scope_key`), so an
+#: engine with payload indexes can filter a search on both through one index.
+SCOPE = "scope"
+#: Joins the two ids in a scope key; ids may not contain it (nor any control character).
+SCOPE_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,21 @@ class Scope:
             raise InvalidScope("a search needs at least one knowledge base id")
         if not all(isinstance(kb, str) and kb.strip() for kb in self.kb_ids):
             raise InvalidScope("knowledge base ids must be non-empty strings")
+        if any(_has_control(i) for i in (self.org_id, *self.kb_ids)):
+            raise InvalidScope("ids may not hold control characters")
+
+    def scope_keys(self) -> tuple[str, ...]:
+        """The scope keys of its knowledge bases (see `scope_key`)."""
+        return tuple(scope_key(self.org_id, kb) for kb in self.kb_ids)
+
+
+def scope_key(org_id: str, kb_id: str) -> str:
+    """The `SCOPE` payload value of a point: both ids, joined by a character neither holds."""
+    return f"{org_id}{SCOPE_SEPARATOR}{kb_id}"
+
+
+def _has_control(value: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
 
 
 @dataclass(frozen=True, slots=True)

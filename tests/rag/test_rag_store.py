@@ -58,7 +58,18 @@ async def test_kb_and_category_filters(make_store: StoreFactory) -> None:
 
 @pytest.mark.parametrize(
     ("org", "kbs"),
-    [("", ("kb",)), ("  ", ("kb",)), ("o", ()), ("o", ("",)), (None, ("kb",)), ("o", ["kb"])],
+    [
+        ("", ("kb",)),
+        ("  ", ("kb",)),
+        ("o", ()),
+        ("o", ("",)),
+        (None, ("kb",)),
+        ("o", ["kb"]),
+        # The scope key separator (and any control character) cannot hide in an id.
+        ("o\x1fkb", ("x",)),
+        ("o", ("kb\x1fx",)),
+        ("o", ("kb\n",)),
+    ],
 )
 def test_a_scope_cannot_be_built_without_org_and_kb(org: object, kbs: object) -> None:
     with pytest.raises(InvalidScope):
