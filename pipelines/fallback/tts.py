@@ -33,7 +33,7 @@ from pipelines.fallback.chain import (
     record_success,
     report,
 )
-from pipelines.providers.base import TTSProvider
+from pipelines.providers.base import TTSProvider, TTSTextStream
 
 DEFAULT_FIRST_BYTE_TIMEOUT = 1.5
 DEFAULT_IDLE_TIMEOUT = 5.0
@@ -81,6 +81,12 @@ class FallbackTTS:
         self.breaker = breaker
         self.name = name or "fallback(" + ",".join(p.name for p in providers) + ")"
         self.on_failover = on_failover
+
+    async def open_stream(self) -> TTSTextStream:
+        """Text streamed in as the LLM writes it, over the chain (``tts_stream``)."""
+        from pipelines.fallback.tts_stream import FallbackTextStream
+
+        return FallbackTextStream(self)
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         remaining = text

@@ -120,3 +120,37 @@ class TTSProvider(Protocol):
     sample_rate: int
 
     def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
+
+
+@runtime_checkable
+class TTSTextStream(Protocol):
+    """One reply's speech with the text streamed in as the LLM writes it.
+
+    ``push_text``, ``flush`` and ``end_input`` are synchronous and never block
+    (the adapter sends from its own task). Iterating yields PCM16 chunks at
+    the provider's ``sample_rate`` and ends after the audio for the last text
+    once ``end_input`` was called. ``aclose`` is barge-in: stop now, drop
+    whatever audio is still on its way; iteration then yields nothing more.
+    """
+
+    def push_text(self, text: str) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def end_input(self) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TextStreamingTTS(Protocol):
+    """A ``TTSProvider`` that can also take its text as a stream (one socket per reply)."""
+
+    name: str
+    sample_rate: int
+
+    def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
+
+    async def open_stream(self) -> TTSTextStream: ...

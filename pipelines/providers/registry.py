@@ -37,6 +37,9 @@ _ADAPTERS: dict[Stage, dict[str, str]] = {
         "hibari": "pipelines.providers.local.hibari_tts:HibariTTS",
         "elevenlabs": "pipelines.providers.cloud.elevenlabs_tts:ElevenLabsTTS",
         "deepgram": "pipelines.providers.cloud.deepgram_tts:DeepgramTTS",
+        # Input streaming over one WebSocket per reply: text in as the LLM writes it.
+        "elevenlabs-ws": "pipelines.providers.cloud.elevenlabs_ws:ElevenLabsStreamingTTS",
+        "deepgram-ws": "pipelines.providers.cloud.deepgram_ws:DeepgramStreamingTTS",
         "openai": "pipelines.providers.cloud.openai_tts:OpenAITTS",
     },
 }

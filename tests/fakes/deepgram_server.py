@@ -13,6 +13,7 @@ Shapes from Deepgram's public docs and the message models in ``deepgram-sdk``:
 - ``/v1/speak``: ``POST`` JSON ``{"text"}``, query ``model``, ``encoding``,
   ``sample_rate``, ``container``; answers raw audio bytes. REST errors are
   ``{"err_code", "err_msg", "request_id"}``.
+- ``GET /v1/speak``: the Aura input-streaming WebSocket (``tts_sockets``).
 
 The fake "recognises" words of ``transcript``: one word per ``word_seconds`` of
 non-silent audio, so tests control what is heard by how much speech they push.
@@ -31,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes.audio import encode_text, is_silent
 from tests.fakes.server import ConnectionDropped, FakeServer, drop_connection
+from tests.fakes.tts_sockets import deepgram_speak_socket
 
 MIN_FINALIZE_AUDIO = 0.25  # seconds of unfinalised audio below which Finalize gets no answer
 _REST_ERRORS: dict[int, tuple[str, str]] = {
@@ -61,11 +63,21 @@ class DeepgramFake(FakeServer):
         self.chars_per_second = 16.0
         self.chunk_bytes = 4801
         self.open_sockets = 0
+        # /v1/speak socket only: in-band Error / silent stall after N audio messages.
+        self.stream_error_after: int | None = None
+        self.stall_after: int | None = None
         # Raw text frames sent right after the handshake (malformed-input tests).
         self.inject_messages: list[str] = []
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/v1/listen", self.listen), web.post("/v1/speak", self.speak)]
+        return [
+            web.get("/v1/listen", self.listen),
+            web.post("/v1/speak", self.speak),
+            web.get("/v1/speak", self.speak_socket),
+        ]
+
+    async def speak_socket(self, request: web.Request) -> web.StreamResponse:
+        return await deepgram_speak_socket(self, request)
 
     def _auth_ok(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Token {self.api_key}"

@@ -6,6 +6,7 @@ streams raw PCM16 (chunked). Errors are ``{"detail": {"status", "message"}}``
 as in ElevenLabs' error docs; a malformed body gets a 422 with a validation
 ``detail`` list. The ``character-cost`` response header mirrors what the real
 API sends for usage accounting (not verified against a live response).
+``GET .../stream-input`` is the input-streaming WebSocket (``tts_sockets``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from tests.fakes.audio import encode_text
 from tests.fakes.server import ConnectionDropped, FakeServer
+from tests.fakes.tts_sockets import elevenlabs_stream_input
 
 _ERRORS: dict[int, tuple[str, str]] = {
     400: ("invalid_request", "Invalid request."),
@@ -45,9 +47,19 @@ class ElevenLabsFake(FakeServer):
         self.voices = voices
         self.chars_per_second = 16.0
         self.chunk_bytes = 3201
+        self.open_sockets = 0
+        # stream-input socket only: in-band error / silent stall after N audio messages.
+        self.stream_error_after: int | None = None
+        self.stall_after: int | None = None
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/v1/text-to-speech/{voice_id}/stream", self.stream)]
+        return [
+            web.post("/v1/text-to-speech/{voice_id}/stream", self.stream),
+            web.get("/v1/text-to-speech/{voice_id}/stream-input", self.stream_input),
+        ]
+
+    async def stream_input(self, request: web.Request) -> web.StreamResponse:
+        return await elevenlabs_stream_input(self, request)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         try:

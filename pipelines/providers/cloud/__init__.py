@@ -9,7 +9,9 @@ call in ``last_metrics`` (and hands it to ``on_metrics``), maps failures to
 from pipelines.providers.cloud.anthropic_llm import AnthropicLLM
 from pipelines.providers.cloud.deepgram_stt import DeepgramSTT, DeepgramSTTStream
 from pipelines.providers.cloud.deepgram_tts import DeepgramTTS
+from pipelines.providers.cloud.deepgram_ws import DeepgramStreamingTTS
 from pipelines.providers.cloud.elevenlabs_tts import ElevenLabsTTS
+from pipelines.providers.cloud.elevenlabs_ws import ElevenLabsStreamingTTS
 from pipelines.providers.cloud.metrics import MetricsSink, ProviderMetrics
 from pipelines.providers.cloud.openai_llm import OpenAILLM
 from pipelines.providers.cloud.openai_stt import OpenAISTT
@@ -19,7 +21,9 @@ __all__ = [
     "AnthropicLLM",
     "DeepgramSTT",
     "DeepgramSTTStream",
+    "DeepgramStreamingTTS",
     "DeepgramTTS",
+    "ElevenLabsStreamingTTS",
     "ElevenLabsTTS",
     "MetricsSink",
     "OpenAILLM",

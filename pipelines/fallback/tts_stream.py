@@ -1,0 +1,243 @@
+"""Streamed-text TTS over a fallback chain, and a streamed-text face for any TTS.
+
+``SentenceTextStream`` lets a provider that only takes whole texts (the HTTP
+adapters, the local voice) be fed text as the LLM writes it: sentences go to
+``synthesize`` one after the other.
+
+``FallbackTextStream`` keeps every character pushed. When the provider in use
+fails, the next one gets the text from the resume point (``resume_index``,
+as in ``FallbackTTS``) and then the rest as it arrives.
+
+Deadlines: a provider cannot be expected to speak text it was not asked to
+speak yet, so the first-byte deadline starts at the first ``flush()`` or
+``end_input()``; between chunks the idle deadline applies once the input has
+ended (before that the LLM itself may be pausing, e.g. for a tool call).
+A provider that fails outright (socket closed, error message) is replaced at
+once, whatever the deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from pipelines.errors import ProviderError
+from pipelines.fallback.chain import (
+    Failover,
+    aclose_quietly,
+    all_failed,
+    as_provider_error,
+    ordered,
+    record_failure,
+    record_success,
+    report,
+)
+from pipelines.fallback.tts import FallbackTTS, resume_index
+from pipelines.providers.base import TextStreamingTTS, TTSProvider, TTSTextStream
+from pipelines.text import SentenceAggregator
+
+SAMPLE_WIDTH = 2
+
+
+async def open_text_stream(provider: TTSProvider) -> TTSTextStream:
+    """The provider's own text stream if it has one, else sentence by sentence."""
+    if isinstance(provider, TextStreamingTTS):
+        return await provider.open_stream()
+    return SentenceTextStream(provider)
+
+
+class SentenceTextStream:
+    """Streamed text in, whole sentences out to ``provider.synthesize``."""
+
+    def __init__(self, provider: TTSProvider) -> None:
+        self._provider = provider
+        self._aggregator = SentenceAggregator()
+        self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ended = False
+        self._closed = False
+
+    def push_text(self, text: str) -> None:
+        if not self._ended:
+            for sentence in self._aggregator.push(text):
+                self._sentences.put_nowait(sentence)
+
+    def flush(self) -> None:
+        if not self._ended and (rest := self._aggregator.flush()):
+            self._sentences.put_nowait(rest)
+
+    def end_input(self) -> None:
+        if not self._ended:
+            self.flush()
+            self._ended = True
+            self._sentences.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._audio()
+
+    async def _audio(self) -> AsyncIterator[bytes]:
+        while not self._closed and (sentence := await self._sentences.get()) is not None:
+            chunks = self._provider.synthesize(sentence)
+            try:
+                async for chunk in chunks:
+                    if self._closed:
+                        return
+                    yield chunk
+            finally:
+                await aclose_quietly(chunks)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._ended = True
+        self._sentences.put_nowait(None)
+
+
+class FallbackTextStream:
+    def __init__(self, chain: FallbackTTS) -> None:
+        self._chain = chain
+        self._pushed = ""
+        # Where in ``_pushed`` the current provider's text starts.
+        self._offset = 0
+        self._inner: TTSTextStream | None = None
+        self._demand_at: float | None = None
+        self._ended_at: float | None = None
+        self._closed = False
+        self._wake = asyncio.Event()
+
+    # ------------------------------------------------------------ input
+
+    def push_text(self, text: str) -> None:
+        if self._closed or self._ended_at is not None or not text:
+            return
+        self._pushed += text
+        if self._inner is not None:
+            self._inner.push_text(text)
+
+    def flush(self) -> None:
+        if self._closed or self._ended_at is not None:
+            return
+        self._arm()
+        if self._inner is not None:
+            self._inner.flush()
+
+    def end_input(self) -> None:
+        if self._closed or self._ended_at is not None:
+            return
+        self._arm()
+        self._ended_at = asyncio.get_running_loop().time()
+        self._wake.set()
+        if self._inner is not None:
+            self._inner.end_input()
+
+    def _arm(self) -> None:
+        if self._demand_at is None:
+            self._demand_at = asyncio.get_running_loop().time()
+            self._wake.set()
+
+    # ------------------------------------------------------------ output
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._audio()
+
+    async def _audio(self) -> AsyncIterator[bytes]:
+        chain = self._chain
+        errors: list[ProviderError] = []
+        bytes_per_second = chain.sample_rate * SAMPLE_WIDTH
+        for provider in ordered(chain.providers, chain.breaker):
+            if self._closed:
+                return
+            sent = 0
+            inner: TTSTextStream | None = None
+            try:
+                async with asyncio.timeout(chain.first_byte_timeout):
+                    inner = await open_text_stream(provider)
+                self._start(inner)
+                chunks = aiter(inner)
+                while True:
+                    try:
+                        chunk = await self._next(chunks, started=sent > 0)
+                    except StopAsyncIteration:
+                        break
+                    if chunk and not self._closed:
+                        sent += len(chunk)
+                        yield chunk
+            except Exception as exc:
+                error = as_provider_error(exc, provider.name)
+                errors.append(error)
+                record_failure(chain.breaker, provider.name, error)
+                remaining = self._pushed[self._offset :]
+                cut = resume_index(remaining, sent / bytes_per_second, chain.chars_per_second)
+                self._offset += cut
+                report(chain.on_failover, Failover("tts", provider.name, error, remaining[cut:]))
+                if self._ended_at is not None and not self._pushed[self._offset :].strip():
+                    return
+                continue
+            finally:
+                self._inner = None
+                if inner is not None:
+                    await aclose_quietly(inner)
+            record_success(chain.breaker, provider.name)
+            return
+        raise all_failed("tts", errors)
+
+    def _start(self, inner: TTSTextStream) -> None:
+        """Give a freshly opened provider everything it missed, then go live."""
+        self._inner = inner
+        if self._demand_at is not None:
+            # Its first-byte deadline runs from now, not from the failed provider's start.
+            self._demand_at = asyncio.get_running_loop().time()
+        text = self._pushed[self._offset :]
+        if text:
+            inner.push_text(text)
+        if self._demand_at is not None:
+            inner.flush()
+        if self._ended_at is not None:
+            inner.end_input()
+
+    def _deadline(self, started: bool) -> float | None:
+        chain = self._chain
+        if not started:
+            if self._demand_at is None:
+                return None
+            return self._demand_at + chain.first_byte_timeout
+        if self._ended_at is None or chain.idle_timeout is None:
+            return None
+        return max(self._ended_at, asyncio.get_running_loop().time()) + chain.idle_timeout
+
+    async def _next(self, chunks: AsyncIterator[bytes], *, started: bool) -> bytes:
+        """The next chunk, or TimeoutError once the deadline in force has passed."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(anext(chunks))
+        deadline = self._deadline(started)
+        try:
+            while True:
+                if deadline is not None:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    done, _ = await asyncio.wait({task}, timeout=remaining)
+                    if task in done:
+                        return task.result()
+                    continue
+                # No deadline yet: wait for the chunk or for a flush/end that sets one.
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                if task.done():
+                    return task.result()
+                deadline = self._deadline(started)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._wake.set()
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            await aclose_quietly(inner)

@@ -1,0 +1,296 @@
+"""Text-in, audio-out TTS over one WebSocket per reply (input streaming).
+
+The HTTP adapters need a whole sentence before they can ask for audio; these
+open a socket when the reply starts (overlapping the LLM's own first-token
+wait), send the text as the LLM writes it, and get audio back while the
+sentence is still being written. ``CloudSocketTTS`` owns connecting, the
+send task, sample alignment, metering and error mapping; a subclass only says
+what goes on the wire (``SocketCodec``).
+
+Barge-in is ``aclose()``: the stream stops yielding at once, tells the
+provider to drop its buffers where the protocol has a message for it, and
+closes the socket. Each reply has its own socket, so audio still in flight for
+an interrupted reply can never reach the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+
+from pipelines.errors import ProviderError
+from pipelines.providers.cloud.adapter import CloudAdapter
+from pipelines.providers.cloud.metrics import MetricsRecorder
+from pipelines.providers.cloud.tts_base import SAMPLE_WIDTH, SampleAligner
+
+CONNECT_TIMEOUT = 5.0
+# Bounded wait for the closing handshake on barge-in; the socket is dropped after.
+CLOSE_TIMEOUT = 0.5
+# Largest message accepted from the provider (base64 audio chunks are ~10-100 KiB).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+_STOP: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class SocketEvent:
+    """What one message from the provider means to the stream."""
+
+    audio: bytes = b""
+    # The provider has sent all audio for the input that was ended.
+    done: bool = False
+    # Counted acknowledgements of a flush (Deepgram ``Flushed``).
+    flushed: bool = False
+    error: ProviderError | None = None
+
+
+NOTHING = SocketEvent()
+
+
+class SocketCodec:
+    """The wire protocol of one provider's input-streaming endpoint."""
+
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def opening(self) -> list[str]:
+        """Messages sent right after the handshake (configuration)."""
+        return []
+
+    def text(self, text: str) -> str:
+        raise NotImplementedError
+
+    def flush(self) -> str | None:
+        """The message that asks for audio of everything sent so far, if any."""
+        return None
+
+    def end(self) -> list[str]:
+        """Messages that end the input."""
+        raise NotImplementedError
+
+    def cancel(self) -> list[str]:
+        """Messages asking the provider to drop what it still has (barge-in)."""
+        return []
+
+    def goodbye(self) -> list[str]:
+        """Messages before closing a stream that finished normally."""
+        return []
+
+    def decode(self, message: str | bytes) -> SocketEvent:
+        raise NotImplementedError
+
+    def closed_early(self, exc: ConnectionClosed) -> ProviderError:
+        """The error for a socket closed before the provider said it was done."""
+        raise NotImplementedError
+
+    # Whether ``end()`` needs the provider to acknowledge every flush first
+    # (Deepgram says it is done with ``Flushed``, ElevenLabs with ``isFinal``).
+    done_by_flushes: bool = False
+
+
+class StreamState(enum.Enum):
+    OPEN = "open"  # text may still come
+    ENDED = "ended"  # input ended; audio still coming
+    DONE = "done"  # the provider sent everything
+    CLOSED = "closed"  # aclose() or a failure
+
+
+class CloudSocketTTS(CloudAdapter):
+    """Base of the input-streaming TTS adapters. Also a plain ``TTSProvider``."""
+
+    stage = "tts"
+    sample_rate: int
+    connect_timeout: float = CONNECT_TIMEOUT
+
+    def codec(self) -> SocketCodec:
+        raise NotImplementedError
+
+    def auto_flush(self, text: str, since_flush: int, flushes: int) -> bool:
+        """Whether to flush after ``text`` was pushed (``since_flush`` chars unflushed)."""
+        return False
+
+    async def open_stream(self) -> SocketTTSStream:
+        codec = self.codec()
+        try:
+            ws = await connect(
+                codec.url(),
+                additional_headers=codec.headers(),
+                open_timeout=self.connect_timeout,
+                close_timeout=CLOSE_TIMEOUT,
+                max_size=MAX_MESSAGE_BYTES,
+                compression=None,
+            )
+        except Exception as exc:
+            rec = self._recorder()
+            error = self._error(exc)
+            self._publish(rec, error)
+            raise error from None
+        return SocketTTSStream(self, codec, ws)
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        stream = await self.open_stream()
+        try:
+            stream.push_text(text)
+            stream.end_input()
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await stream.aclose()
+
+
+class SocketTTSStream:
+    """One reply on one socket. Not reusable after it ends or is closed."""
+
+    def __init__(self, owner: CloudSocketTTS, codec: SocketCodec, ws: ClientConnection) -> None:
+        self._owner = owner
+        self._codec = codec
+        self._ws = ws
+        self._state = StreamState.OPEN
+        self._rec: MetricsRecorder = owner._recorder()
+        self._started = False
+        self._since_flush = 0
+        self._flushes = 0
+        self._acks = 0
+        self._error: BaseException | None = None
+        self._closing = False
+        self._outbox: asyncio.Queue[str | object] = asyncio.Queue()
+        for message in codec.opening():
+            self._outbox.put_nowait(message)
+        self._sender = asyncio.get_running_loop().create_task(self._send_loop())
+
+    @property
+    def state(self) -> StreamState:
+        return self._state
+
+    # ------------------------------------------------------------ input
+
+    def push_text(self, text: str) -> None:
+        if self._state is not StreamState.OPEN or not text:
+            return
+        if not self._started:
+            # TTFB counts from the first text: the socket was opened ahead of it.
+            self._started = True
+            self._rec.restart()
+        self._rec.characters += len(text)
+        self._since_flush += len(text)
+        self._outbox.put_nowait(self._codec.text(text))
+        if self._owner.auto_flush(text, self._since_flush, self._flushes):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._state is not StreamState.OPEN or self._since_flush == 0:
+            return
+        message = self._codec.flush()
+        if message is not None:
+            self._flushes += 1
+            self._since_flush = 0
+            self._outbox.put_nowait(message)
+
+    def end_input(self) -> None:
+        if self._state is not StreamState.OPEN:
+            return
+        if self._codec.done_by_flushes:
+            self.flush()
+        self._state = StreamState.ENDED
+        for message in self._codec.end():
+            self._outbox.put_nowait(message)
+
+    # ------------------------------------------------------------ output
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._audio()
+
+    async def _audio(self) -> AsyncIterator[bytes]:
+        aligner = SampleAligner()
+        bytes_per_second = self._owner.sample_rate * SAMPLE_WIDTH
+        try:
+            while self._state in (StreamState.OPEN, StreamState.ENDED):
+                if self._ended_and_acknowledged():
+                    self._state = StreamState.DONE
+                    break
+                try:
+                    message = await self._ws.recv()
+                except ConnectionClosed as exc:
+                    if self._closed():
+                        return  # barge-in closed it under us: nothing more to say
+                    if isinstance(exc, ConnectionClosedOK) and self._state is StreamState.ENDED:
+                        self._state = StreamState.DONE
+                        break
+                    raise self._codec.closed_early(exc) from None
+                if self._closed():
+                    return  # barge-in while this message was on its way: dropped
+                event = self._codec.decode(message)
+                if event.error is not None:
+                    raise event.error
+                if event.flushed:
+                    self._acks += 1
+                if event.audio:
+                    pcm = aligner.push(event.audio)
+                    if pcm:
+                        self._rec.first_byte()
+                        self._rec.audio_seconds += len(pcm) / bytes_per_second
+                        yield pcm
+                if event.done:
+                    self._state = StreamState.DONE
+                    break
+        except ProviderError as exc:
+            self._error = exc
+            raise
+        except Exception as exc:
+            self._error = self._owner._error(exc)
+            raise self._error from None
+        finally:
+            await self.aclose()
+
+    def _closed(self) -> bool:
+        # A method, not an inline test: aclose() changes the state while we await.
+        return self._state is StreamState.CLOSED
+
+    def _ended_and_acknowledged(self) -> bool:
+        return (
+            self._codec.done_by_flushes
+            and self._state is StreamState.ENDED
+            and self._acks >= self._flushes
+        )
+
+    # ------------------------------------------------------------ closing
+
+    async def aclose(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        interrupted = self._state in (StreamState.OPEN, StreamState.ENDED)
+        self._state = StreamState.CLOSED
+        if self._error is None:
+            farewell = self._codec.cancel() if interrupted else self._codec.goodbye()
+            for message in farewell:
+                self._outbox.put_nowait(message)
+        self._outbox.put_nowait(_STOP)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await asyncio.shield(self._sender)
+        except (TimeoutError, Exception):
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sender
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        self._owner._publish(self._rec, self._error)
+
+    async def _send_loop(self) -> None:
+        while (message := await self._outbox.get()) is not _STOP:
+            assert isinstance(message, str)
+            try:
+                await self._ws.send(message)
+            except ConnectionClosed:
+                return  # the reader reports why
