@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     parts.append(voice_lifespan)
     app.include_router(voice_router)
     app.include_router(ops_router)
+    from control_plane.numbers.mount import mount as mount_numbers
     from telephony.routes import router as telephony_router
 
+    mount_numbers(app)  # before telephony: it borrows the numbers and the call log
     app.include_router(telephony_router)
     from control_plane.webrtc.mount import mount as mount_webrtc
 

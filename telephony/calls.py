@@ -1,7 +1,8 @@
 """The call log: when each call started, was answered and ended, for usage and billing.
 
-``CallLog`` is the interface (the control plane can back it with its
-database); ``InMemoryCallLog`` keeps a bounded recent window in memory.
+``CallLog`` is the interface: the control plane backs it with its database,
+one log per organisation (``org_id``); ``InMemoryCallLog`` keeps a bounded
+recent window in memory (tests, and calls no organisation owns).
 Updates come from the voice webhook (the call reached us) and from Twilio's
 status callbacks (ringing, answered, completed with its billed duration).
 """
@@ -36,6 +37,7 @@ class CallUpdate:
     to_number: str | None = None
     agent_id: str | None = None
     duration_secs: int | None = None  # Twilio's CallDuration, on the final callback
+    org_id: str | None = None  # who owns (and pays for) the call, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class CallRecord:
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     duration_secs: int | None = None
+    org_id: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -86,6 +89,7 @@ def apply(record: CallRecord | None, update: CallUpdate) -> CallRecord:
         from_number=record.from_number or update.from_number,
         to_number=record.to_number or update.to_number,
         agent_id=record.agent_id or update.agent_id,
+        org_id=record.org_id or update.org_id,
         started_at=min(started, update.at),
         answered_at=answered,
         ended_at=ended,

@@ -1,8 +1,11 @@
 """Which agent answers which phone number, and how (hours, keypad rules, transfers).
 
-``NumberDirectory`` is the interface the webhooks use; the control plane can
-back it with its database later. ``InMemoryNumberDirectory`` serves tests and
-the embedded default, loaded from a TOML or JSON file.
+``NumberDirectory`` is the interface the webhooks use. The control plane backs
+it with its database (numbers are organisation resources there, and a route
+says whether the line may take calls now: ``availability``);
+``InMemoryNumberDirectory`` is loaded from a TOML or JSON file and serves as
+the fallback for numbers the control plane does not hold, and in tests.
+``FirstMatchDirectory`` chains them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ _PUNCTUATION = re.compile(r"[\s().-]")
 DIGITS = frozenset("0123456789*#")
 
 DtmfActionKind = Literal["transfer", "hangup", "text"]
+# Whether a number's line may take calls: its organisation may be suspended, or
+# its agent gone or never published. File routes are always in service.
+Availability = Literal["in_service", "org_suspended", "agent_not_found", "not_published"]
 
 
 def normalize_number(raw: str) -> str:
@@ -59,6 +65,9 @@ class NumberRoute:
     dtmf: Mapping[str, DtmfRule] = field(default_factory=dict)
     # Digits without a rule reach the agent as a short text turn ("[keypad] 5").
     dtmf_to_agent: bool = True
+    # The owning organisation (control-plane numbers); None for file routes.
+    org_id: str | None = None
+    availability: Availability = "in_service"
 
     def __post_init__(self) -> None:
         bad = set(self.dtmf) - DIGITS
@@ -72,7 +81,23 @@ class NumberRoute:
 
 
 class NumberDirectory(Protocol):
-    async def lookup(self, number: str) -> NumberRoute | None: ...
+    async def lookup(self, number: str) -> NumberRoute | None:
+        """The route of one of our numbers (any spelling), None when it is not ours."""
+        ...
+
+
+class FirstMatchDirectory:
+    """Asks each directory in turn; the first that knows the number answers."""
+
+    def __init__(self, *directories: NumberDirectory) -> None:
+        self.directories = directories
+
+    async def lookup(self, number: str) -> NumberRoute | None:
+        for directory in self.directories:
+            route = await directory.lookup(number)
+            if route is not None:
+                return route
+        return None
 
 
 class InMemoryNumberDirectory:
@@ -125,7 +150,7 @@ def parse_route(number: str, entry: Any) -> NumberRoute:
     transfer = entry.get("transfer_to")
     rules: dict[str, DtmfRule] = {}
     for digit, spec in dict(entry.get("dtmf", {})).items():
-        rules[digit] = _parse_rule(number, digit, spec)
+        rules[digit] = parse_rule(number, digit, spec)
     return NumberRoute(
         number=normalize_number(number),
         agent_id=entry["agent"],
@@ -137,7 +162,7 @@ def parse_route(number: str, entry: Any) -> NumberRoute:
     )
 
 
-def _parse_rule(number: str, digit: str, spec: Any) -> DtmfRule:
+def parse_rule(number: str, digit: str, spec: Any) -> DtmfRule:
     """``"transfer"``, ``"transfer:+1555..."``, ``"hangup"`` or ``"text:..."``."""
     if not isinstance(spec, str):
         raise InvalidRoute(f"{number}: rule for {digit!r} must be a string")
@@ -149,3 +174,8 @@ def _parse_rule(number: str, digit: str, spec: Any) -> DtmfRule:
     if kind == "text" and value.strip():
         return DtmfRule("text", value.strip())
     raise InvalidRoute(f"{number}: rule {spec!r} for {digit!r} is not transfer, hangup or text:…")
+
+
+def rule_text(rule: DtmfRule) -> str:
+    """The inverse of ``parse_rule``: how a rule is written in a file or an API body."""
+    return f"{rule.kind}:{rule.value}" if rule.value else rule.kind

@@ -28,7 +28,13 @@ from telephony.calls import (
 from telephony.errors import CallControlError, NotConfigured
 from telephony.host import SessionHost
 from telephony.media_stream import TwilioMediaStream
-from telephony.numbers import InMemoryNumberDirectory, NumberDirectory, normalize_number
+from telephony.numbers import (
+    FirstMatchDirectory,
+    InMemoryNumberDirectory,
+    NumberDirectory,
+    NumberRoute,
+    normalize_number,
+)
 from telephony.rest import CallControl, TwilioCallControl
 from telephony.settings import TwilioSettings
 from telephony.signature import SignatureChecker
@@ -42,9 +48,12 @@ MEDIA_PATH = f"{PREFIX}/media"
 STATUS_PATH = f"{PREFIX}/status"
 _SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 NOT_IN_SERVICE = "Sorry, this number is not in service."
+NOT_AVAILABLE = "Sorry, nobody can take your call on this number right now. Goodbye."
 TASK_CLOSE_TIMEOUT = 2.0
 
-AnswerKind = Literal["stream", "after_hours", "not_in_service"]
+AnswerKind = Literal[
+    "stream", "after_hours", "unknown_number", "agent_not_found", "not_published", "org_suspended"
+]
 
 
 class BadWebhook(ValueError):
@@ -102,10 +111,15 @@ class TwilioTelephony:
         self.tokens = StreamTokens.derive(
             secret_key, token or "", ttl_secs=settings.stream_token_ttl_secs
         )
+        # The numbers file is the fallback for numbers the given directory (the
+        # control plane's) does not hold.
+        path = settings.numbers_file
+        files = InMemoryNumberDirectory.load(path) if path else None
         if directory is None:
-            path = settings.numbers_file
-            directory = InMemoryNumberDirectory.load(path) if path else InMemoryNumberDirectory()
-        self.directory = directory
+            directory = files or InMemoryNumberDirectory()
+        elif files is not None:
+            directory = FirstMatchDirectory(directory, files)
+        self.directory: NumberDirectory = directory
         self.calls = calls or InMemoryCallLog()
         if control is None and settings.account_sid and token:
             control = TwilioCallControl(
@@ -151,11 +165,15 @@ class TwilioTelephony:
                 from_number=_param(form, "From"),
                 to_number=_param(form, "To"),
                 agent_id=agent_id,
+                org_id=route.org_id if route else None,
             )
         )
-        if agent_id is None or not await _agent_exists(host, agent_id):
-            metrics.WEBHOOKS.labels("voice", "not_in_service").inc()
-            return Answer("not_in_service", twiml.say_and_hang_up(NOT_IN_SERVICE))
+        refusal = await _refusal(route, agent_id, agent_override, host)
+        if refusal is not None:
+            metrics.WEBHOOKS.labels("voice", refusal.kind).inc()
+            log.info("call %s to %s refused: %s", call_sid, ours, refusal.kind)
+            return refusal
+        assert agent_id is not None
         if direction == "inbound" and route and route.hours and not route.hours.is_open(now):
             metrics.WEBHOOKS.labels("voice", "after_hours").inc()
             after = route.after_hours
@@ -210,12 +228,17 @@ class TwilioTelephony:
             raise NotConfigured("set CAP_TWILIO_ACCOUNT_SID and CAP_TWILIO_AUTH_TOKEN")
         return self.control
 
-    async def place_call(self, to: str, agent_id: str, from_: str | None = None) -> str:
-        """Call ``to`` from one of our numbers; ``agent_id`` talks once it is answered."""
+    async def place_call(
+        self, to: str, agent_id: str, from_: str | None = None, *, org_id: str | None = None
+    ) -> str:
+        """Call ``to`` from one of our numbers; ``agent_id`` talks once it is answered.
+
+        ``org_id`` owns the call (its log and its usage); an organisation's call
+        always names its own number as ``from_`` (never the server's caller ID)."""
         control = self._control()
         if not self.public_url:
             raise NotConfigured("set CAP_PUBLIC_URL: Twilio must reach this server's webhooks")
-        caller = from_ or self.settings.caller_id
+        caller = from_ or (None if org_id else self.settings.caller_id)
         if not caller:
             raise NotConfigured("name a caller ID (from) or set CAP_TWILIO_CALLER_ID")
         callee, caller = normalize_number(to), normalize_number(caller)
@@ -234,6 +257,7 @@ class TwilioTelephony:
                 from_number=caller,
                 to_number=callee,
                 agent_id=agent_id,
+                org_id=org_id,
             )
         )
         log.info("outbound call %s to %s with agent %s", call_sid, callee, agent_id)
@@ -278,6 +302,32 @@ class TwilioTelephony:
             task.cancel()
         if self.control is not None:
             await self.control.aclose()
+
+
+async def _refusal(
+    route: NumberRoute | None,
+    agent_id: str | None,
+    agent_override: str | None,
+    host: SessionHost | None,
+) -> Answer | None:
+    """Why a call may not reach an agent, as the answer Twilio gets; None if it may.
+
+    A suspended organisation's calls are rejected unanswered (``<Reject>``: no
+    minutes are billed); a number without a usable agent says so and hangs up."""
+    if route is not None and route.availability == "org_suspended":
+        return Answer("org_suspended", twiml.reject())
+    # An outbound call's agent is its own (checked below), not the number's.
+    if route is not None and route.availability != "in_service" and agent_override is None:
+        return Answer(route.availability, twiml.say_and_hang_up(NOT_AVAILABLE))
+    if agent_id is None:
+        return Answer("unknown_number", twiml.say_and_hang_up(NOT_IN_SERVICE))
+    # A control-plane route was checked by the directory already; a file route, a
+    # default agent or an outbound call's agent is checked with the session host.
+    if (route is None or route.org_id is None or agent_override) and not await _agent_exists(
+        host, agent_id
+    ):
+        return Answer("agent_not_found", twiml.say_and_hang_up(NOT_IN_SERVICE))
+    return None
 
 
 async def _agent_exists(host: SessionHost | None, agent_id: str) -> bool:

@@ -20,15 +20,15 @@ class TwilioSettings(BaseSettings):
     auth_token: str | None = None
     # Twilio's REST API root; tests and staging point it at a local fake.
     api_base_url: str | None = None
-    # Number -> agent map (TOML or JSON); see docs/telephony.md.
+    # Number -> local agent map (TOML or JSON), the fallback for numbers the
+    # control plane does not hold; see docs/telephony.md.
     numbers_file: Path | None = None
-    # Agent that answers numbers the directory does not list (None: refuse them).
-    default_agent: str | None = "default"
+    # Local agent that answers numbers neither the control plane nor the numbers
+    # file lists (None: they are "not in service"). Off by default: on a shared
+    # server an unlisted number must not reach anyone's agent.
+    default_agent: str | None = None
     # Caller ID of outbound calls when the request names none.
     caller_id: str | None = None
-    # Bearer token for the outbound-call, transfer and hang-up endpoints
-    # (None: those endpoints answer 503 until the control plane plugs its API keys in).
-    api_token: str | None = None
     # Twilio opens the stream within a second of reading the TwiML; a minute is generous.
     stream_token_ttl_secs: float = Field(default=60.0, gt=0)
     # One mark per this many 20 ms frames: the resolution of "what the caller heard".

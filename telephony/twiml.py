@@ -32,3 +32,10 @@ def dial(number: str, *, announce: str | None = None) -> str:
         response.say(announce)
     response.dial(number)
     return str(response)
+
+
+def reject() -> str:
+    """Refuse the call unanswered: the caller hears a busy signal, and no minutes are billed."""
+    response = VoiceResponse()
+    response.reject(reason="rejected")
+    return str(response)

@@ -32,6 +32,12 @@ class Permission(StrEnum):
     CREDENTIALS_READ = "credentials.read"
     CREDENTIALS_MANAGE = "credentials.manage"
     CONVERSATIONS_READ = "conversations.read"
+    # Phone numbers: which agent answers, business hours, the out-of-hours action.
+    NUMBERS_READ = "numbers.read"
+    NUMBERS_WRITE = "numbers.write"
+    # Phone calls: the call log (usage) and live-call control (place, transfer, hang up).
+    CALLS_READ = "calls.read"
+    CALLS_WRITE = "calls.write"
     AUDIT_READ = "audit.read"
 
 
@@ -52,7 +58,16 @@ class AccountType(StrEnum):
 
 P = Permission
 ALL_PERMISSIONS = frozenset(Permission)
-_READS = frozenset({P.ORG_READ, P.MEMBERS_READ, P.TEAMS_READ, P.ROLES_READ, P.AGENTS_READ})
+_READS = frozenset(
+    {
+        P.ORG_READ,
+        P.MEMBERS_READ,
+        P.TEAMS_READ,
+        P.ROLES_READ,
+        P.AGENTS_READ,
+        P.NUMBERS_READ,
+    }
+)
 
 ROLE_PERMISSIONS: dict[BuiltinRole, frozenset[Permission]] = {
     BuiltinRole.OWNER: ALL_PERMISSIONS,
@@ -60,8 +75,14 @@ ROLE_PERMISSIONS: dict[BuiltinRole, frozenset[Permission]] = {
     # a rule the membership service enforces, not a permission.
     BuiltinRole.ADMIN: ALL_PERMISSIONS,
     BuiltinRole.MEMBER: _READS
-    | {P.AGENTS_WRITE, P.AGENTS_USE, P.CREDENTIALS_READ, P.CONVERSATIONS_READ},
-    BuiltinRole.VIEWER: _READS | {P.CONVERSATIONS_READ},
+    | {
+        P.AGENTS_WRITE,
+        P.AGENTS_USE,
+        P.CREDENTIALS_READ,
+        P.CONVERSATIONS_READ,
+        P.CALLS_READ,
+    },
+    BuiltinRole.VIEWER: _READS | {P.CONVERSATIONS_READ, P.CALLS_READ},
     BuiltinRole.DEVELOPER: _READS
     | {
         P.AGENTS_WRITE,
@@ -72,6 +93,9 @@ ROLE_PERMISSIONS: dict[BuiltinRole, frozenset[Permission]] = {
         P.CREDENTIALS_READ,
         P.CREDENTIALS_MANAGE,
         P.CONVERSATIONS_READ,
+        P.NUMBERS_WRITE,
+        P.CALLS_READ,
+        P.CALLS_WRITE,
     },
 }
 

@@ -6,6 +6,7 @@ import control_plane.agents.models
 import control_plane.chat.models
 import control_plane.credentials.models
 import control_plane.knowledge.models
+import control_plane.numbers.models
 import tenancy.models
 from tenancy.db.base import Base, tenant_tables
 
@@ -17,6 +18,7 @@ _MODULES = (
     control_plane.chat.models,
     control_plane.credentials.models,
     control_plane.knowledge.models,
+    control_plane.numbers.models,
 )
 
 

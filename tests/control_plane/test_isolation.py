@@ -15,7 +15,14 @@ from tenancy.permissions import Permission
 from tests.control_plane.fake_llm import FakeLLMFactory
 from tests.control_plane.routes import Endpoint, endpoints, outside_tenancy
 from tests.control_plane.support import Api
-from tests.control_plane.world import BODY_ID_FIELDS, ID_PARAMS, World, build_world, snapshot
+from tests.control_plane.world import (
+    BODY_ID_FIELDS,
+    ID_PARAMS,
+    World,
+    build_world,
+    example_body,
+    snapshot,
+)
 
 
 def _variants(ep: Endpoint, a: World, b: World) -> list[dict[str, str]]:
@@ -30,10 +37,7 @@ def _variants(ep: Endpoint, a: World, b: World) -> list[dict[str, str]]:
 
 
 def _body(ep: Endpoint, world: World) -> dict[str, Any] | None:
-    body = ep.example()
-    if body is not None and "model" in body:
-        body["model"] = world.ids["agent_id"]
-    return body
+    return example_body(ep, world)
 
 
 def _body_id_variants(ep: Endpoint, a: World, b: World) -> list[dict[str, Any]]:

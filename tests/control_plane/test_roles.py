@@ -19,7 +19,7 @@ from tenancy.permissions import (
 from tests.control_plane.fake_llm import FakeLLMFactory
 from tests.control_plane.routes import Endpoint, endpoints
 from tests.control_plane.support import Api
-from tests.control_plane.world import World, build_world, snapshot
+from tests.control_plane.world import World, build_world, example_body, snapshot
 
 P = Permission
 CUSTOM = frozenset({P.AGENTS_READ, P.CONVERSATIONS_READ, P.TEAMS_MANAGE, P.TEAMS_READ})
@@ -102,10 +102,7 @@ async def test_role_gets_exactly_its_routes(api: Api, case: Case) -> None:
 
 
 def _body(ep: Endpoint, world: World) -> object:
-    body = ep.example()
-    if body is not None and "model" in body:
-        body["model"] = world.ids["agent_id"]
-    return body
+    return example_body(ep, world)
 
 
 async def test_non_members_and_non_admins(api: Api) -> None:
@@ -141,3 +138,11 @@ def test_builtin_roles_match_the_spec() -> None:
     member = ROLE_PERMISSIONS[BuiltinRole.MEMBER]
     assert P.AGENTS_WRITE in member and P.AGENTS_PUBLISH not in member
     assert ROLE_PERMISSIONS[BuiltinRole.OWNER] == frozenset(Permission)
+    # Phone numbers: every role reads them; owners, admins and developers change them
+    # and control calls; every built-in role reads the call log.
+    assert all(P.NUMBERS_READ in perms for perms in ROLE_PERMISSIONS.values())
+    number_writers = {r for r, perms in ROLE_PERMISSIONS.items() if P.NUMBERS_WRITE in perms}
+    call_controllers = {r for r, perms in ROLE_PERMISSIONS.items() if P.CALLS_WRITE in perms}
+    managers = {BuiltinRole.OWNER, BuiltinRole.ADMIN, BuiltinRole.DEVELOPER}
+    assert number_writers == call_controllers == managers
+    assert all(P.CALLS_READ in perms for perms in ROLE_PERMISSIONS.values())

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from control_plane.db.schema import Base, rls_tables
+from telephony.routes import telephony_of
 from tenancy.permissions import AccountType
+from tests.control_plane.routes import Endpoint
 from tests.control_plane.support import Api, Person, unique_email
 
 # Path parameters that name a resource (others, like a version number, do not).
@@ -29,6 +31,8 @@ ID_PARAMS = frozenset(
         "kb_id",
         "document_id",
         "job_id",
+        "number_id",
+        "call_sid",
     }
 )
 # Body fields that hold a resource id, and which id they name.
@@ -37,9 +41,48 @@ BODY_ID_FIELDS = {
     "team_id": "team_id",
     "user_id": "user_id",
     "model": "agent_id",
+    "agent_id": "agent_id",
 }
 # Columns that legitimately change on a read (a key's last use).
 VOLATILE = frozenset({"last_used_at"})
+
+
+class RecordingCallControl:
+    """Twilio's REST side for the matrices: every call exists and accepts control."""
+
+    def __init__(self) -> None:
+        self.placed: list[dict[str, str | None]] = []
+        self.operations: list[tuple[str, str]] = []
+
+    async def create_call(
+        self, *, to: str, from_: str, url: str, status_callback: str | None = None
+    ) -> str:
+        self.placed.append({"to": to, "from": from_, "url": url})
+        return "CA" + secrets.token_hex(16)
+
+    async def update_twiml(self, call_sid: str, twiml: str) -> None:
+        self.operations.append((call_sid, twiml))
+
+    async def hang_up(self, call_sid: str) -> None:
+        self.operations.append((call_sid, "hangup"))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def phone_number() -> str:
+    """A fresh E.164 number (numbers are unique across every organisation)."""
+    return "+1555" + str(secrets.randbelow(10**7)).zfill(7)
+
+
+def example_body(ep: Endpoint, world: World) -> dict[str, Any] | None:
+    """The route's example body, with the ids in it pointing at ``world``'s resources."""
+    body = ep.example()
+    if body is not None:
+        for field in ("model", "agent_id"):
+            if field in body:
+                body[field] = world.ids["agent_id"]
+    return body
 
 
 @dataclass
@@ -107,6 +150,20 @@ async def build_world(api: Api, *, owner_type: AccountType = AccountType.BUSINES
         owner,
         files={"file": ("notes.txt", f"Opening hours of {tag}: nine to five.".encode())},
     )
+    number = await _ok(
+        api,
+        "POST",
+        "/v1/numbers",
+        owner,
+        json={"number": phone_number(), "agent_id": agent["id"]},
+    )
+    telephony = telephony_of(api.app)
+    if not isinstance(telephony.control, RecordingCallControl):
+        telephony.control = RecordingCallControl()
+        telephony.public_url = "https://cap.test"
+    placed = await _ok(
+        api, "POST", "/v1/calls", owner, json={"to": phone_number(), "agent_id": agent["id"]}
+    )
     members = await _ok(api, "GET", "/v1/members", owner)
     membership = next(m["id"] for m in members if m["user_id"] == target.user_id)
     ids = {
@@ -123,6 +180,8 @@ async def build_world(api: Api, *, owner_type: AccountType = AccountType.BUSINES
         "kb_id": kb["id"],
         "document_id": job["document_id"],
         "job_id": job["job_id"],
+        "number_id": number["id"],
+        "call_sid": placed["call_sid"],
         "version": "1",
         "flag": "beta",
     }

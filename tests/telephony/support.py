@@ -28,7 +28,6 @@ from tests.telephony.twilio_rest import ACCOUNT_SID, AUTH_TOKEN
 AGENT_NUMBER = "+15550001111"
 CALLER = "+15557770000"
 HUMAN = "+15559990000"
-API_TOKEN = "test-api-token"
 SECRET = "test-secret-key-for-stream-tokens"
 STORY = " ".join(f"Part {i} of the story goes on for quite a long while." for i in range(8))
 
@@ -60,7 +59,6 @@ def twilio_settings(api_base_url: str | None = None, **overrides: object) -> Twi
         "account_sid": ACCOUNT_SID,
         "auth_token": AUTH_TOKEN,
         "api_base_url": api_base_url,
-        "api_token": API_TOKEN,
         "caller_id": AGENT_NUMBER,
         "default_agent": None,
         **overrides,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,9 +16,8 @@ from control_plane.voice.runtime import VoiceRuntime
 from telephony.service import TwilioTelephony
 from tests.support.speech import speak
 from tests.telephony.peer import TwilioPeer
+from tests.telephony.platform import platform_app
 from tests.telephony.support import (
-    AGENT_NUMBER,
-    API_TOKEN,
     HUMAN,
     STORY,
     call_params,
@@ -30,6 +30,7 @@ from tests.telephony.support import (
     twilio_post,
 )
 from tests.telephony.twilio_rest import TwilioRestFake
+from tests.tenancy.backends import Backend
 
 pytestmark = pytest.mark.slow  # real-time audio
 
@@ -153,35 +154,37 @@ async def test_keypad_nine_hangs_up_and_other_digits_reach_the_agent(
         await telephony.drain()
 
 
-async def test_outbound_call_is_placed_answered_and_hung_up_through_the_rest_api(
-    rest_fake: TwilioRestFake,
+async def test_outbound_call_is_placed_answered_and_hung_up_through_the_api(
+    rest_fake: TwilioRestFake, sqlite_backend: Backend, tmp_path: Path
 ) -> None:
-    runtime = VoiceRuntime(fake_registry(("hello there",)), {"default": fake_agent()})
-    app = make_app(runtime, api_base_url=rest_fake.http_url)
-    telephony: TwilioTelephony = app.state.telephony
-    auth = {"Authorization": f"Bearer {API_TOKEN}"}
-    async with live_server(app) as base, httpx.AsyncClient(base_url=base) as http:
-        telephony.public_url = base
+    """The control plane's API places the call from the organisation's number; the
+    callee hears the agent's published version; the status callback bills the org."""
+    async with platform_app(
+        sqlite_backend, tmp_path, rest_url=rest_fake.http_url, serve=True, stt_script=("hello",)
+    ) as platform:
+        base, http = platform.base, platform.api.client
+        owner = await platform.api.person(tag="owner")
+        agent_id = await platform.published_agent(owner)
+        number = (await platform.number(owner, agent_id))["number"]
+        key = {"Authorization": f"Bearer {await platform.api.api_key(owner, ['calls.write'])}"}
         placed = await http.post(
-            "/telephony/twilio/calls",
-            json={"to": "+1 555 123 4567", "agent": "default"},
-            headers=auth,
+            "/v1/calls", json={"to": "+1 555 123 4567", "agent_id": agent_id}, headers=key
         )
         assert placed.status_code == 201, placed.text
         call_sid = placed.json()["call_sid"]
         made = rest_fake.calls[call_sid]
-        assert (made.to, made.from_) == ("+15551234567", AGENT_NUMBER)
-        assert made.url == f"{base}/telephony/twilio/voice?agent=default"
+        assert (made.to, made.from_) == ("+15551234567", number)
+        assert made.url == f"{base}/telephony/twilio/voice?agent={agent_id}"
         assert made.status_callback == f"{base}/telephony/twilio/status"
         assert made.status_events == ["initiated", "ringing", "answered", "completed"]
 
         # The callee answers: Twilio fetches the TwiML from the URL it was given.
-        params = call_params(call_sid, to="+15551234567", from_=AGENT_NUMBER)
+        params = call_params(call_sid, to="+15551234567", from_=number)
         params["Direction"] = "outbound-api"
         answer = await twilio_post(http, made.url, params)
         stream = parse_stream(answer.text)
-        assert stream.parameters["agent"] == "default"
-        assert stream.parameters["number"] == AGENT_NUMBER
+        assert stream.parameters["agent"] == agent_id
+        assert stream.parameters["number"] == number
         peer = TwilioPeer(
             stream.url, call_sid=call_sid, parameters=stream.parameters, signature=None
         )  # no upgrade signature: admitted by the stream token alone
@@ -194,15 +197,17 @@ async def test_outbound_call_is_placed_answered_and_hung_up_through_the_rest_api
         await peer.pause(0.2)
         await peer.say(speak("Hello there.", 8000))
         await wait_until(lambda: peer.log.played_secs() > 0.5)
+        # The session runs for the organisation (suspending it would end the call).
+        assert platform.runtime.live_sessions_of(owner.org_id or "") == 1
 
-        hung = await http.post(f"/telephony/twilio/calls/{call_sid}/hangup", headers=auth)
+        hung = await http.post(f"/v1/calls/{call_sid}/hangup", headers=key)
         assert hung.status_code == 200 and made.status == "completed"
         await asyncio.wait_for(peer.closed.wait(), 3.0)
 
         done = {**params, "CallStatus": "completed", "CallDuration": "7"}
         recorded = await twilio_post(http, f"{base}/telephony/twilio/status", done)
         assert recorded.status_code == 204
-        record = (await http.get(f"/telephony/twilio/calls/{call_sid}", headers=auth)).json()
+        record = (await platform.api.call("GET", f"/v1/calls/{call_sid}", owner)).json()
         assert record["status"] == "completed" and record["duration_secs"] == 7
-        assert record["direction"] == "outbound" and record["agent"] == "default"
+        assert record["direction"] == "outbound" and record["agent_id"] == agent_id
         assert record["started_at"] <= record["ended_at"]

@@ -1,4 +1,4 @@
-"""The voice and status webhooks and the call-control API, over ASGI (no socket)."""
+"""The voice and status webhooks on a bare app (file directory), over ASGI (no socket)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from control_plane.voice.runtime import VoiceRuntime
-from telephony.errors import CallControlError
+from telephony.errors import CallControlError, InvalidNumber, NotConfigured
 from telephony.hours import BusinessHours
 from telephony.numbers import AfterHours, InMemoryNumberDirectory, NumberRoute
 from telephony.service import TwilioTelephony
 from telephony.signature import SignatureChecker
 from tests.telephony.support import (
     AGENT_NUMBER,
-    API_TOKEN,
     CALLER,
     call_params,
     fake_agent,
@@ -35,7 +33,6 @@ BASE = "http://testserver"
 VOICE = f"{BASE}/telephony/twilio/voice"
 STATUS = f"{BASE}/telephony/twilio/status"
 CALL_SID = "CA" + "2" * 32
-AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 MONDAY_NOON_UTC = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SUNDAY_NOON_UTC = datetime(2026, 1, 4, 12, 0, tzinfo=UTC)
 WEEKDAYS = {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
@@ -229,79 +226,9 @@ async def test_status_callbacks_are_recorded_for_usage() -> None:
     assert record.started_at and record.answered_at and record.ended_at
 
 
-# ---------------------------------------------------------------- call-control API
-
-
-@pytest.mark.parametrize(
-    ("headers", "status"),
-    [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": API_TOKEN}, 401)],
-)
-async def test_call_control_needs_the_api_token(headers: dict[str, str], status: int) -> None:
-    app = make_app(new_runtime())
-    async with client(app) as http:
-        response = await http.post(
-            "/telephony/twilio/calls",
-            json={"to": "+15551234567", "agent": "default"},
-            headers=headers,
-        )
-    assert response.status_code == status
-
-
-async def test_call_control_is_off_until_a_token_is_configured() -> None:
-    app = make_app(new_runtime(), api_token=None)
-    async with client(app) as http:
-        response = await http.post(f"/telephony/twilio/calls/{CALL_SID}/hangup", headers=AUTH)
-    assert response.status_code == 503
-
-
-@pytest.mark.parametrize(
-    ("body", "status"),
-    [
-        ({"to": "12345", "agent": "default"}, 422),
-        ({"to": "+15551234567", "agent": "ghost"}, 404),
-        ({"to": "+15551234567"}, 422),
-        ({"to": "+15551234567", "agent": "default", "surprise": 1}, 422),
-    ],
-)
-async def test_bad_outbound_call_requests_are_refused(
-    rest_fake: TwilioRestFake, body: dict[str, Any], status: int
-) -> None:
-    app = make_app(
-        new_runtime(), api_base_url=rest_fake.http_url, public_url="https://cap.example.com"
-    )
-    async with client(app) as http:
-        response = await http.post("/telephony/twilio/calls", json=body, headers=AUTH)
-    assert response.status_code == status, response.text
-    assert rest_fake.calls == {}
-    await app.state.telephony.aclose()
-
-
-async def test_outbound_calls_need_a_public_url_twilio_can_reach(rest_fake: TwilioRestFake) -> None:
-    app = make_app(new_runtime(), api_base_url=rest_fake.http_url)
-    async with client(app) as http:
-        response = await http.post(
-            "/telephony/twilio/calls", json={"to": "+15551234567", "agent": "default"}, headers=AUTH
-        )
-    assert response.status_code == 503 and "CAP_PUBLIC_URL" in response.text
-    await app.state.telephony.aclose()
-
-
-async def test_twilio_rest_errors_map_to_clear_statuses(rest_fake: TwilioRestFake) -> None:
-    app = make_app(
-        new_runtime(), api_base_url=rest_fake.http_url, public_url="https://cap.example.com"
-    )
-    async with client(app) as http:
-        # A call Twilio does not know: a final 404 from Twilio -> 409 here.
-        gone = await http.post(f"/telephony/twilio/calls/{CALL_SID}/hangup", headers=AUTH)
-        assert gone.status_code == 409 and "not found" in gone.text
-        rest_fake.knobs.error_status = 503
-        down = await http.post(
-            "/telephony/twilio/calls", json={"to": "+15551234567", "agent": "default"}, headers=AUTH
-        )
-        assert down.status_code == 502
-        bad_path = await http.post("/telephony/twilio/calls/..%2F/hangup", headers=AUTH)
-        assert bad_path.status_code in (404, 422)
-    await app.state.telephony.aclose()
+# ---------------------------------------------------------------- call control (service level)
+# The HTTP API for call control is the control plane's /v1/calls:
+# tests/telephony/test_platform_calls.py.
 
 
 async def test_wrong_rest_credentials_are_a_final_error(rest_fake: TwilioRestFake) -> None:
@@ -315,6 +242,21 @@ async def test_wrong_rest_credentials_are_a_final_error(rest_fake: TwilioRestFak
     assert ACCOUNT_SID in rest_fake.requests[-1].path
 
 
+async def test_outbound_calls_need_a_public_url_and_a_caller_id(rest_fake: TwilioRestFake) -> None:
+    app = make_app(new_runtime(), api_base_url=rest_fake.http_url)
+    telephony: TwilioTelephony = app.state.telephony
+    with pytest.raises(NotConfigured, match="CAP_PUBLIC_URL"):
+        await telephony.place_call("+15551234567", "default")
+    telephony.public_url = "https://cap.example.com"
+    # An organisation's call never borrows the server's caller ID.
+    with pytest.raises(NotConfigured, match="caller ID"):
+        await telephony.place_call("+15551234567", "default", org_id="org-1")
+    with pytest.raises(InvalidNumber):
+        await telephony.place_call("12345", "default")
+    assert rest_fake.calls == {}
+    await telephony.aclose()
+
+
 def test_the_full_app_mounts_the_telephony_routes(tmp_path: object) -> None:
     from control_plane.app import create_app
     from control_plane.settings import Settings
@@ -322,33 +264,5 @@ def test_the_full_app_mounts_the_telephony_routes(tmp_path: object) -> None:
     app = create_app(Settings(data_dir=tmp_path))
     assert app.url_path_for("voice_webhook") == "/telephony/twilio/voice"
     assert app.url_path_for("media_stream") == "/telephony/twilio/media"
-
-
-async def test_a_live_call_is_transferred_and_hung_up_through_the_api(
-    rest_fake: TwilioRestFake,
-) -> None:
-    app = make_app(new_runtime(), api_base_url=rest_fake.http_url)
-    rest_fake.add_live_call(CALL_SID)
-    async with client(app) as http:
-        moved = await http.post(
-            f"/telephony/twilio/calls/{CALL_SID}/transfer",
-            json={"to": "+1 555 999 0000"},
-            headers=AUTH,
-        )
-        assert moved.status_code == 200
-        assert rest_fake.calls[CALL_SID].twiml_updates == [
-            '<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+15559990000</Dial></Response>'
-        ]
-        bad = await http.post(
-            f"/telephony/twilio/calls/{CALL_SID}/transfer", json={"to": "0800"}, headers=AUTH
-        )
-        assert bad.status_code == 422
-        ended = await http.post(f"/telephony/twilio/calls/{CALL_SID}/hangup", headers=AUTH)
-        assert ended.status_code == 200 and rest_fake.calls[CALL_SID].status == "completed"
-        again = await http.post(f"/telephony/twilio/calls/{CALL_SID}/hangup", headers=AUTH)
-        assert again.status_code == 409  # Twilio: the call is over
-    update = rest_fake.requests[-2]
-    assert update.path.endswith(f"/Calls/{CALL_SID}.json") and update.body == {
-        "Status": "completed"
-    }
-    await app.state.telephony.aclose()
+    assert app.url_path_for("calls.create") == "/v1/calls"
+    assert app.url_path_for("numbers.list") == "/v1/numbers"

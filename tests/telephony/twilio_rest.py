@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ class TwilioRestFake(FakeServer):
         self.calls: dict[str, FakeCall] = {}
         self.on_update: UpdateHook | None = None
         self._sids = itertools.count(1)
+        self._sid_prefix = secrets.token_hex(8)
 
     def routes(self) -> list[web.RouteDef]:
         base = "/2010-04-01/Accounts/{account}/Calls"
@@ -85,7 +87,8 @@ class TwilioRestFake(FakeServer):
         to, from_, url = form.get("To"), form.get("From"), form.get("Url")
         if not (isinstance(to, str) and isinstance(from_, str) and isinstance(url, str)):
             return self._error(400, 21201, "No 'To', 'From' or 'Url' specified")
-        sid = f"CA{next(self._sids):032x}"
+        # Twilio's SIDs are unique everywhere (tests share one database across fakes).
+        sid = f"CA{self._sid_prefix}{next(self._sids):016x}"
         callback = form.get("StatusCallback")
         call = FakeCall(
             sid,
