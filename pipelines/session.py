@@ -90,7 +90,10 @@ class VoiceSession:
         if self._deferred is not None:
             preroll += DEFERRED_PREROLL_EXTRA_SECS
             self._deferred.bind(self._on_vad_score)
-        self._preroll: deque[AudioFrame] = deque(maxlen=round(preroll * 1000 / FRAME_MS))
+        # Audio held back before speech is confirmed, as (pcm, timestamp): tuples
+        # of bytes and floats leave the collector's tracking, AudioFrames would
+        # not, and hundreds of sessions churn these every frame.
+        self._preroll: deque[tuple[bytes, float]] = deque(maxlen=round(preroll * 1000 / FRAME_MS))
         self._playout = PlayoutBuffer(PIPELINE_RATE, FRAME_MS)
         self._tts_resampler = StreamResampler(tts.sample_rate, PIPELINE_RATE)
         self.history: list[ChatMessage] = []
@@ -169,7 +172,7 @@ class VoiceSession:
         if self._deferred is not None:
             self._deferred.push(frame)
             if not self._detector.speaking:
-                self._preroll.append(frame)
+                self._preroll.append((frame.pcm, frame.timestamp))
             elif stream:
                 stream.push_frame(frame)
             return
@@ -183,7 +186,7 @@ class VoiceSession:
             if stream:
                 stream.push_frame(frame)
         else:
-            self._preroll.append(frame)
+            self._preroll.append((frame.pcm, frame.timestamp))
         if event is not None and event.kind == "end":
             self._on_speech_end(event)
 
@@ -204,8 +207,8 @@ class VoiceSession:
         """Speech confirmed: the audio held back since before it began goes to STT."""
         stream = self._stt_stream
         if stream:
-            for held in self._preroll:
-                stream.push_frame(held)
+            for pcm, timestamp in self._preroll:
+                stream.push_frame(AudioFrame(pcm, PIPELINE_RATE, timestamp))
         self._preroll.clear()
 
     def push_text(self, text: str) -> None:
