@@ -41,7 +41,8 @@ def _to_int16(x: npt.NDArray[np.floating], scale: float = 1.0) -> bytes:
     # In place, by the ufuncs: ``np.clip`` adds microseconds of dispatch per call.
     np.minimum(scaled, 32767, out=scaled)
     np.maximum(scaled, -32768, out=scaled)
-    return scaled.astype("<i2").tobytes()
+    out: npt.NDArray[np.int16] = scaled.astype("<i2")
+    return out.tobytes()
 
 
 class StreamResampler:

@@ -1,0 +1,1 @@
+"""The Twilio calls-per-core benchmark's processes: server under test, simulated Twilio."""

@@ -1,0 +1,217 @@
+"""CAP under test: the real Media Streams endpoint behind uvicorn, on one pinned CPU.
+
+    python -m benchmarks.twilio.server CALLS CPU WS freeze|no-freeze
+
+Prints ``READY <port>`` once listening. The simulated Twilio (``peers``) opens
+the calls, then tells this process the measurement window over ``/bench``;
+after it, it sends the callers' first-audio times and gets this side's figures
+back: CPU, outgoing-tick and incoming-message lateness, end-of-speech times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import resource
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+# At module level: FastAPI reads the handlers' (string) annotations from here.
+from fastapi import FastAPI, WebSocket
+
+from benchmarks.twilio.common import (
+    ACCOUNT_SID,
+    AGENT,
+    AUTH_TOKEN,
+    CONTROL_PATH,
+    FRAME,
+    LLM_FIRST,
+    MEDIA_PATH,
+    READY,
+    REPLY,
+    STT,
+    TTS_FIRST,
+    Json,
+    added_latencies,
+    lateness_in,
+    percentile_ms,
+    pin,
+    runqueue_wait,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ArrivalLog:
+    """ASGI middleware: when each media message reached the app, per connection.
+
+    A loaded server reads its sockets late; that delay is what this records.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.arrivals: list[list[float]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or scope["path"] != MEDIA_PATH:
+            await self.app(scope, receive, send)
+            return
+        times: list[float] = []
+        self.arrivals.append(times)
+        clock = time.monotonic
+
+        async def timed() -> Message:
+            message = await receive()
+            text = message.get("text")
+            if text is not None and text.startswith('{"event":"media"'):
+                times.append(clock())
+            return message
+
+        await self.app(scope, timed, send)
+
+
+class Bench:
+    def __init__(self, calls: int, freeze: bool) -> None:
+        from control_plane.voice.runtime import VoiceRuntime
+        from pipelines.agent import AgentSpec, ProviderSpec
+        from pipelines.providers.fake import (
+            FakeLLM,
+            FakeLLMKnobs,
+            FakeSTT,
+            FakeSTTKnobs,
+            FakeTTS,
+            FakeTTSKnobs,
+        )
+        from pipelines.providers.registry import ProviderRegistry
+        from telephony.service import TwilioTelephony
+        from telephony.settings import TwilioSettings
+
+        registry = ProviderRegistry()
+        registry.register("stt", "b", lambda: FakeSTT(knobs=FakeSTTKnobs(final_latency=STT)))
+        registry.register(
+            "llm",
+            "b",
+            lambda: FakeLLM(lambda _: REPLY, FakeLLMKnobs(LLM_FIRST, token_interval=0.01)),
+        )
+        registry.register(
+            "tts", "b", lambda: FakeTTS(knobs=FakeTTSKnobs(first_audio_latency=TTS_FIRST))
+        )
+        spec = AgentSpec(
+            id=AGENT, greeting=None, stt=(ProviderSpec("b"),), llm=(ProviderSpec("b"),),
+            tts=(ProviderSpec("b"),), vad="webrtc",
+        )  # fmt: skip
+        self.runtime = VoiceRuntime(registry, {AGENT: spec}, max_sessions=calls + 1)
+        settings = TwilioSettings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
+        self.telephony = TwilioTelephony(settings, public_url=None, secret_key="b" * 32)
+        self.freeze = freeze
+        self.out_late: list[float] = []
+        self.window: Json = {}
+        self.log: ArrivalLog | None = None
+
+    def app(self) -> ArrivalLog:
+
+        from telephony.socket import serve_media_stream
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> Any:
+            await self.runtime.start()
+            yield
+            await self.runtime.aclose()
+
+        api = FastAPI(lifespan=lifespan)
+
+        @api.websocket(MEDIA_PATH)
+        async def media(ws: WebSocket) -> None:
+            await serve_media_stream(ws, self.telephony, self.runtime)
+
+        @api.websocket(CONTROL_PATH)
+        async def control(ws: WebSocket) -> None:
+            await ws.accept()
+            order = await ws.receive_json()
+            measured = asyncio.create_task(self.measure(order["start"], order["end"]))
+            done = await ws.receive_json()
+            await measured
+            await ws.send_json(self.report(done["start"], done["end"], done["reply_starts"]))
+            await ws.close()
+
+        self.log = ArrivalLog(api)
+        return self.log
+
+    async def measure(self, start: float, end: float) -> None:
+        """CPU and tick lateness over [start, end) on the monotonic clock."""
+        loop = asyncio.get_running_loop()
+        if self.freeze:
+            # As ``cap serve`` does after start-up; here the calls are open too.
+            gc.collect()
+            gc.freeze()
+        clock = self.runtime.clock
+        clock.register(lambda when: self.out_late.append(loop.time() - when))
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        self.out_late.clear()
+        skipped0, cpu0, wait0 = clock.skipped_ticks, time.process_time(), runqueue_wait()
+        await asyncio.sleep(max(0.0, end - time.monotonic()))
+        cpu, waited = time.process_time() - cpu0, runqueue_wait() - wait0
+        self.window = {
+            "cpu_secs": cpu,
+            "late_out_ticks": sum(1 for x in self.out_late if x > FRAME),
+            "max_out_lateness_ms": round(max(self.out_late, default=0.0) * 1000, 1),
+            "skipped_ticks": clock.skipped_ticks - skipped0,
+            # Time runnable but waiting for the CPU (other processes): lateness not ours.
+            "runqueue_wait_ms": round(waited * 1000, 1),
+        }
+
+    def report(self, start: float, end: float, reply_starts: dict[str, list[float]]) -> Json:
+        assert self.log is not None
+        late_in = [x for times in self.log.arrivals for x in lateness_in(times, start, end)]
+        stops: list[tuple[str, float]] = []
+        for record in self.runtime.recent_turns:
+            stop = record.metrics.marks.get("vad_end_confirmed")
+            if stop is not None and "interrupted" not in record.metrics.marks:
+                stops.append((record.session_id.removeprefix("twilio-"), stop))
+        added = added_latencies(stops, reply_starts, start, end)
+        bad = sum(sum(s.bad_messages.values()) for s in self.telephony.streams.values())
+        return {
+            **self.window,
+            "late_in_messages": sum(1 for x in late_in if x > FRAME),
+            "max_in_lateness_ms": round(max(late_in, default=0.0) * 1000, 1),
+            "turns": len(added),
+            "vad_stops": len(stops),
+            "p50_added_ms": percentile_ms(added, 0.5),
+            "p95_added_ms": percentile_ms(added, 0.95) if added else None,
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "bad_messages": bad,
+            "streams": len(self.telephony.streams),
+            "gc_frozen": self.freeze,
+        }
+
+
+def main(argv: list[str]) -> None:
+    calls, cpu, ws, freeze = int(argv[0]), int(argv[1]), argv[2], argv[3] == "freeze"
+    pin(cpu)
+    import uvicorn
+
+    bench = Bench(calls, freeze)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        bench.app(),
+        loop="uvloop",
+        ws=ws,
+        ws_max_size=1024 * 1024,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    print(READY + str(sock.getsockname()[1]), flush=True)
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
