@@ -80,6 +80,7 @@ class TwilioPeer:
         self.ws: ClientConnection | None = None
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.close_reason: str | None = None
         self._seq = 0
         self._chunk = 0
         self._buffer = bytearray()
@@ -244,6 +245,7 @@ class TwilioPeer:
             pass
         finally:
             self.close_code = self.ws.close_code
+            self.close_reason = self.ws.close_reason
             self.closed.set()
 
     async def _handle(self) -> None:

@@ -211,3 +211,36 @@ async def test_outbound_call_is_placed_answered_and_hung_up_through_the_api(
         assert record["status"] == "completed" and record["duration_secs"] == 7
         assert record["direction"] == "outbound" and record["agent_id"] == agent_id
         assert record["started_at"] <= record["ended_at"]
+
+
+async def test_a_stream_whose_organisation_was_suspended_meanwhile_is_refused(
+    rest_fake: TwilioRestFake, sqlite_backend: Backend, tmp_path: Path
+) -> None:
+    """The webhook answered with a stream, then the organisation was suspended before
+    Twilio opened it: the stream's start is refused (1008) and no session opens."""
+    async with platform_app(sqlite_backend, tmp_path, serve=True) as platform:
+        owner = await platform.api.person(tag="owner")
+        agent_id = await platform.published_agent(owner)
+        number = (await platform.number(owner, agent_id))["number"]
+        params = call_params(CALL_SID, to=number)
+        answer = await twilio_post(
+            platform.api.client, f"{platform.base}/telephony/twilio/voice", params
+        )
+        stream = parse_stream(answer.text)
+        assert stream.parameters["agent"] == agent_id
+        admin = await platform.api.person(org=False, admin=True, tag="admin")
+        suspended = await platform.api.call(
+            "POST", f"/v1/admin/orgs/{owner.org_id}/suspend", admin, json={"reason": "fraud"}
+        )
+        assert suspended.status_code == 200
+        peer = TwilioPeer(
+            stream.url,
+            call_sid=CALL_SID,
+            parameters=stream.parameters,
+            signature=sign_upgrade(stream.url),
+        )
+        async with peer:
+            await asyncio.wait_for(peer.closed.wait(), 3.0)
+        # Refused as not allowed (the organisation), not as an unknown agent.
+        assert (peer.close_code, peer.close_reason) == (1008, "agent not allowed")
+        assert not platform.runtime.sessions
