@@ -1,8 +1,9 @@
 """In-process ingestion jobs: a bounded queue, a fixed pool of worker tasks.
 
 Status is an enum and every transition is checked. A job that raises is marked
-failed with its reason and the worker takes the next one, so one bad document
-never blocks the queue.
+failed with its reason and the worker takes the next one, and a job that runs
+past `job_timeout_s` is cancelled and failed the same way, so one bad or hung
+document never blocks the queue.
 """
 
 from __future__ import annotations
@@ -96,8 +97,17 @@ Work = Callable[[JobHandle], Awaitable[None]]
 class JobBoard:
     """Job states plus the worker pool that runs them."""
 
-    def __init__(self, *, workers: int = 2, max_queued: int = 100, history: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        max_queued: int = 100,
+        history: int = 10_000,
+        job_timeout_s: float | None = 900.0,
+    ) -> None:
         self._workers = max(workers, 1)
+        #: Longest a job may run (parse, embed, store) before it is cancelled and failed.
+        self._job_timeout_s = job_timeout_s
         self._max_queued = max_queued
         self._history = history
         self._jobs: OrderedDict[str, IngestJob] = OrderedDict()
@@ -185,9 +195,12 @@ class JobBoard:
         while True:
             job_id, work = await self._queue.get()
             try:
-                await work(JobHandle(self, job_id))
+                async with asyncio.timeout(self._job_timeout_s):
+                    await work(JobHandle(self, job_id))
                 if not self._jobs[job_id].done:
                     self.update(job_id, JobStatus.INDEXED, 1.0)
+            except TimeoutError:
+                self._fail(job_id, f"timed out after {self._job_timeout_s:g} s")
             except asyncio.CancelledError:
                 self._fail(job_id, "cancelled at shutdown")
                 raise
