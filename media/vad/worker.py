@@ -24,7 +24,9 @@ queued on the loop at a time. ``aclose`` stops the thread and waits for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING_SECS = 1.0
 DEFAULT_CLOSE_TIMEOUT = 2.0
+# The worker runs at this much lower CPU priority than the event loop (Linux
+# per-thread nice): when a core is short, frames and timers go first and VAD
+# results wait, rather than the other way round.
+DEFAULT_THREAD_NICE = 5
 
 # (stream, window index, probability, stream generation)
 _Result = tuple["SileroWorkerStream", int, float, int]
@@ -144,6 +150,7 @@ class SileroWorker:
         max_batch: int = DEFAULT_MAX_BATCH,
         max_pending_secs: float = DEFAULT_MAX_PENDING_SECS,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        thread_nice: int = DEFAULT_THREAD_NICE,
         infer: Infer | None = None,
     ) -> None:
         """``infer`` replaces the model call (tests); by default the shared Silero session."""
@@ -159,6 +166,7 @@ class SileroWorker:
         self._infer: Infer = infer or _SileroModel(sample_rate, session).infer
         self.max_batch = max_batch
         self.close_timeout = close_timeout
+        self.thread_nice = thread_nice
         self.max_pending_windows = max(1, int(max_pending_secs * sample_rate / self.window))
         self._cond = threading.Condition(threading.Lock())
         self._streams: set[SileroWorkerStream] = set()
@@ -262,6 +270,10 @@ class SileroWorker:
     # ------------------------------------------------------------ worker thread
 
     def _work(self) -> None:
+        if self.thread_nice:
+            # Linux: nice applies per thread; elsewhere the worker keeps the default.
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.thread_nice)
         width = self.context + self.window
         while True:
             with self._cond:

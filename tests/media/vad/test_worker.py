@@ -10,6 +10,7 @@ only so that a bug fails the test instead of hanging it.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 
@@ -291,4 +292,18 @@ async def test_real_silero_reports_what_one_model_per_stream_says(speech_pcm: by
         assert [p for _t, _d, p in sink.got] == pytest.approx(w, abs=1e-5)
     assert max(want[0]) > 0.9
     assert max(want[2]) < 0.1
+    await worker.aclose()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice is a Linux feature")
+async def test_the_worker_yields_the_core_to_the_event_loop() -> None:
+    worker = SileroWorker(infer=CountingModel(), thread_nice=3)
+    stream = worker.open_stream()
+    sink = bound(stream)
+    stream.push(frame(1, 0.0, WINDOW))
+    await sink.wait_for(1)  # the thread has started and set its priority
+    thread = worker._thread
+    assert thread is not None and thread.native_id is not None
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, loop_nice + 3)
     await worker.aclose()
