@@ -203,6 +203,12 @@ def _worker(argv: list[str]) -> None:
     print(RESULT + json.dumps(result), flush=True)
 
 
+def _last_cost(steps: list[dict[str, Any]]) -> float | None:
+    """CPU ms per call-second of the largest step that ran."""
+    costs = [s["cpu_ms_per_call_second"] for s in steps if "cpu_ms_per_call_second" in s]
+    return costs[-1] if costs else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 50, 100, 150, 200, 250])
@@ -235,8 +241,17 @@ def main() -> None:
         )
         steps: list[dict[str, Any]] = []
         baseline: float | None = None
+        failed = 0
         for calls in counts:
-            step = run_step(calls, config)
+            if failed == 2:
+                break  # two steps in a row failed: larger ones will too
+            try:
+                step = run_step(calls, config)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(server[1], calls, "calls: step failed:", str(exc)[-500:], flush=True)
+                steps.append({"calls": calls, "error": str(exc)[:300], "passed": False})
+                failed += 1
+                continue
             if baseline is None:
                 baseline = step["p95_added_ms"]
             late = step["late_out_ticks"] + step["late_in_messages"] + step["skipped_ticks"]
@@ -244,6 +259,7 @@ def main() -> None:
             step["passed"] = late == 0 and added is not None and added < 2 * max(baseline or 0, 1)
             step["load_average"] = os.getloadavg()
             steps.append(step)
+            failed = 0 if step["passed"] else failed + 1
             print(server[1], json.dumps(step), flush=True)
         return steps
 
@@ -254,7 +270,7 @@ def main() -> None:
         pc_server = (str(PIPECAT_PYTHON), "benchmarks.twilio.pipecat_server")
         pc_steps = ladder(pc_server, args.pipecat_calls)
         pc_passing = [s["calls"] for s in pc_steps if s["passed"]]
-        pc_cost = pc_steps[-1]["cpu_ms_per_call_second"]
+        pc_cost = _last_cost(pc_steps)
         pipecat = {
             "max_calls_per_core": max(pc_passing, default=0),
             "cpu_budget_calls_per_core": round(1000 / pc_cost) if pc_cost else None,
@@ -262,7 +278,7 @@ def main() -> None:
         }
     # What one fully busy core could carry at the measured CPU cost per call (the
     # largest step's, which includes the shared per-tick overhead amortised).
-    cost = steps[-1]["cpu_ms_per_call_second"]
+    cost = _last_cost(steps)
     report = {
         "benchmark": "twilio media streams, calls per core",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import random
 import sys
@@ -21,6 +22,7 @@ import time
 from collections import deque
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from benchmarks.twilio.common import (
     ACCOUNT_SID,
@@ -127,9 +129,10 @@ class Caller:
 
     async def read(self) -> None:
         assert self.ws is not None
-        async for text in self.ws:
-            if isinstance(text, str):
-                self.on_message(text)
+        with contextlib.suppress(ConnectionClosed):
+            async for text in self.ws:
+                if isinstance(text, str):
+                    self.on_message(text)
         self.closed = True
 
 
@@ -142,11 +145,16 @@ async def run(calls: int, port: int, secs: float, warmup: float) -> Json:
     readers: list[asyncio.Task[None]] = []
     for caller in callers:
         # Twilio offers no permessage-deflate; neither do we, so none is negotiated.
-        caller.ws = await connect(url, additional_headers=headers, max_size=2**20, compression=None)
+        # Twilio sends no pings: an overloaded server must show up as late
+        # frames, not as calls the load generator dropped.
+        caller.ws = await connect(
+            url, additional_headers=headers, max_size=2**20, compression=None,
+            ping_interval=None, open_timeout=60,
+        )  # fmt: skip
         for text in caller.start_messages():
             await caller.ws.send(text)
         readers.append(asyncio.create_task(caller.read()))
-    control = await connect(f"ws://127.0.0.1:{port}{CONTROL_PATH}")
+    control = await connect(f"ws://127.0.0.1:{port}{CONTROL_PATH}", ping_interval=None)
     begin = time.monotonic() + 0.2
     start = begin + warmup
     end = start + secs
