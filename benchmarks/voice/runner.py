@@ -94,10 +94,14 @@ def describe(result: dict[str, Any]) -> str:
         return f"ERROR: {result['error'][-300:]}"
     m = result["metrics"]
     added = m["added_latency_ms"]
+    measured = m.get("added_latency_vs_measured_providers_ms", {})
+    barge = m.get("barge_in_from_first_voiced_ms", {})
     fw = result.get("framework", {})
     return (
         f"added p50 {added.get('median', '-')} p95 {added.get('p95', '-')} ms "
-        f"(n={added.get('n', 0)}), missed {m['turns_missed']}/{m['turns_expected']}, "
+        f"(n={added.get('n', 0)}; vs measured providers p50 {measured.get('median', '-')} "
+        f"p95 {measured.get('p95', '-')}), barge-in p95 {barge.get('p95', '-')} ms, "
+        f"missed {m['turns_missed']}/{m['turns_expected']}, "
         f"late frames {m['frames_late']}/{m['frames_out']}"
         + (f", late ticks {fw['clock_late_ticks']}" if "clock_late_ticks" in fw else "")
         + f", cpu {result['cpu_utilisation']:.0%}, rss/session {result['rss_per_session_mb']} MB"
