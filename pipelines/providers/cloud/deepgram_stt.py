@@ -26,14 +26,13 @@ from media.frames import AudioFrame
 from pipelines.errors import ProviderError
 from pipelines.providers.base import Transcript
 from pipelines.providers.cloud.adapter import CloudAdapter
+from pipelines.providers.cloud.deepgram_client import deepgram_client
 from pipelines.providers.cloud.metrics import MetricsSink
 from pipelines.providers.cloud.results import TranscriptQueue
 
 with warnings.catch_warnings():
     # deepgram-sdk's async socket still imports websockets' deprecated legacy client.
     warnings.simplefilter("ignore", DeprecationWarning)
-    from deepgram import AsyncDeepgramClient
-    from deepgram.environment import DeepgramClientEnvironment
     from deepgram.listen.v1 import client as _listen_client  # noqa: F401  (import under filter)
     from deepgram.listen.v1 import raw_client as _listen_raw  # noqa: F401
 
@@ -47,14 +46,6 @@ MAX_BACKLOG_SECONDS = 10.0
 
 _FINALIZE: Final = object()
 _CLOSE: Final = object()
-
-
-def ws_url_for(base_url: str) -> str:
-    if base_url.startswith("https://"):
-        return "wss://" + base_url.removeprefix("https://")
-    if base_url.startswith("http://"):
-        return "ws://" + base_url.removeprefix("http://")
-    return base_url
 
 
 class DeepgramSTT(CloudAdapter):
@@ -91,9 +82,7 @@ class DeepgramSTT(CloudAdapter):
         self.keepalive_interval = keepalive_interval
         self.finalize_grace = finalize_grace
         self.connect_timeout = connect_timeout
-        ws = ws_url_for(base_url)
-        env = DeepgramClientEnvironment(base=base_url, production=ws, agent=ws, agent_rest=base_url)
-        self._client = AsyncDeepgramClient(api_key=api_key, environment=env)
+        self._client = deepgram_client(api_key=api_key, base_url=base_url)
 
     def connect_options(self, language: str) -> dict[str, Any]:
         opts: dict[str, Any] = {

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import httpx
-from deepgram import AsyncDeepgramClient
-from deepgram.environment import DeepgramClientEnvironment
 
 from pipelines.providers.cloud.adapter import DEFAULT_TIMEOUT
-from pipelines.providers.cloud.deepgram_stt import DEFAULT_BASE_URL, ws_url_for
+from pipelines.providers.cloud.deepgram_client import deepgram_client
+from pipelines.providers.cloud.deepgram_stt import DEFAULT_BASE_URL
 from pipelines.providers.cloud.metrics import MetricsSink
 from pipelines.providers.cloud.tts_base import CloudTTS
 
@@ -34,13 +33,9 @@ class DeepgramTTS(CloudTTS):
         super().__init__(name=name, base_url=base_url, api_key=api_key, on_metrics=on_metrics)
         self.model = model
         self.sample_rate = sample_rate
-        ws = ws_url_for(base_url)
-        env = DeepgramClientEnvironment(base=base_url, production=ws, agent=ws, agent_rest=base_url)
         # Our own HTTP client, so aclose() releases its connections; no SDK retries.
         self._http = httpx.AsyncClient(timeout=timeout)
-        self._client = AsyncDeepgramClient(
-            api_key=api_key, environment=env, httpx_client=self._http, max_retries=0
-        )
+        self._client = deepgram_client(api_key=api_key, base_url=base_url, httpx_client=self._http)
 
     async def aclose(self) -> None:
         await self._http.aclose()

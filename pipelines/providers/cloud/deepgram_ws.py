@@ -30,7 +30,8 @@ from urllib.parse import urlencode
 from websockets.exceptions import ConnectionClosed
 
 from pipelines.errors import ProviderError, ProviderStatusError
-from pipelines.providers.cloud.deepgram_stt import DEFAULT_BASE_URL, ws_url_for
+from pipelines.providers.cloud.deepgram_client import ws_url_for
+from pipelines.providers.cloud.deepgram_stt import DEFAULT_BASE_URL
 from pipelines.providers.cloud.deepgram_tts import AURA_RATES
 from pipelines.providers.cloud.elevenlabs_ws import closed_error
 from pipelines.providers.cloud.metrics import MetricsSink

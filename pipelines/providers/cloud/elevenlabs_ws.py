@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from websockets.exceptions import ConnectionClosed
 
 from pipelines.errors import ProviderError, ProviderStatusError
-from pipelines.providers.cloud.deepgram_stt import ws_url_for
+from pipelines.providers.cloud.deepgram_client import ws_url_for
 from pipelines.providers.cloud.elevenlabs_tts import DEFAULT_BASE_URL, PCM_RATES
 from pipelines.providers.cloud.metrics import MetricsSink
 from pipelines.providers.cloud.tts_socket import (
