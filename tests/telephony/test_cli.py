@@ -1,14 +1,18 @@
-"""``cap call``: places the call through Twilio's REST API (a local fake here)."""
+"""``cap call``: places the call through Twilio's REST API (a local fake here), or
+with ``CAP_API_KEY`` through the organisation's ``/v1/calls``."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from control_plane.cli import main
+from tests.telephony.platform import platform_app
 from tests.telephony.support import AGENT_NUMBER
 from tests.telephony.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, TwilioRestFake
+from tests.tenancy.backends import Backend
 
 
 @pytest.fixture
@@ -18,6 +22,7 @@ def twilio_env(monkeypatch: pytest.MonkeyPatch, rest_fake: TwilioRestFake) -> Tw
     monkeypatch.setenv("CAP_TWILIO_API_BASE_URL", rest_fake.http_url)
     monkeypatch.setenv("CAP_TWILIO_CALLER_ID", AGENT_NUMBER)
     monkeypatch.setenv("CAP_PUBLIC_URL", "https://cap.example.com")
+    monkeypatch.delenv("CAP_API_KEY", raising=False)  # the direct path, for a local agent
     return rest_fake
 
 
@@ -45,3 +50,35 @@ async def test_cap_call_explains_what_is_missing(
     assert await asyncio.to_thread(main, ["call", "+15551234567"]) == 1
     assert "refused" in capsys.readouterr().err
     assert twilio_env.calls == {}
+
+
+async def test_with_an_api_key_cap_call_goes_through_the_organisations_api(
+    rest_fake: TwilioRestFake,
+    sqlite_backend: Backend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with platform_app(
+        sqlite_backend, tmp_path, rest_url=rest_fake.http_url, serve=True
+    ) as platform:
+        owner = await platform.api.person(tag="owner")
+        agent_id = await platform.published_agent(owner)
+        number = (await platform.number(owner, agent_id))["number"]
+        monkeypatch.setenv("CAP_API_KEY", await platform.api.api_key(owner, ["calls.write"]))
+        monkeypatch.setenv("CAP_PUBLIC_URL", platform.base)
+        status = await asyncio.to_thread(main, ["call", "+15551234567", "--agent", agent_id])
+        assert status == 0, capsys.readouterr().err
+        (call,) = rest_fake.calls.values()
+        assert capsys.readouterr().out.strip() == call.sid
+        assert (call.to, call.from_) == ("+15551234567", number)
+        record = await platform.api.call("GET", f"/v1/calls/{call.sid}", owner)
+        assert record.json()["agent_id"] == agent_id
+
+        # Another organisation's agent is not found; a key without calls.write is refused.
+        assert await asyncio.to_thread(main, ["call", "+15551234567", "--agent", "ghost"]) == 2
+        assert "(404)" in capsys.readouterr().err
+        monkeypatch.setenv("CAP_API_KEY", await platform.api.api_key(owner, ["calls.read"]))
+        assert await asyncio.to_thread(main, ["call", "+15551234567", "--agent", agent_id]) == 2
+        assert "(403)" in capsys.readouterr().err
+    assert len(rest_fake.calls) == 1
