@@ -221,6 +221,9 @@ def main() -> None:
         "--pipecat-calls", type=int, nargs="*", default=[1, 50, 100], help="pipecat's steps"
     )
     parser.add_argument(
+        "--floor-calls", type=int, default=100, help="calls for the bare WebSocket floor (0: skip)"
+    )
+    parser.add_argument(
         "--no-gc-freeze", action="store_true", help="leave the start-up objects to the GC"
     )
     parser.add_argument("--codec-frames", type=int, default=20_000)
@@ -276,6 +279,14 @@ def main() -> None:
             "cpu_budget_calls_per_core": round(1000 / pc_cost) if pc_cost else None,
             "steps": pc_steps,
         }
+    floor: dict[str, Any] | str = "not measured"
+    if args.floor_calls:
+        config = StepConfig(
+            args.secs, args.warmup, args.cpu, args.peer_cpu, args.ws, not args.no_gc_freeze,
+            (sys.executable, "benchmarks.twilio.bare_server"),
+        )  # fmt: skip
+        floor = run_step(args.floor_calls, config)
+        print("bare WebSocket receive floor:", json.dumps(floor), flush=True)
     # What one fully busy core could carry at the measured CPU cost per call (the
     # largest step's, which includes the shared per-tick overhead amortised).
     cost = _last_cost(steps)
@@ -294,6 +305,9 @@ def main() -> None:
         "cpu_budget_calls_per_core": round(1000 / cost) if cost else None,
         "steps": steps,
         "pipecat": pipecat,
+        # The same uvicorn/Starlette stack reading and dropping the same traffic:
+        # the part of the per-call CPU that is spent before any CAP code runs.
+        "websocket_floor": floor,
         "codec_us_per_frame": codec,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
