@@ -3,11 +3,14 @@
     python benchmarks/rag_bench.py [--sizes 10000 100000] [--queries 50] [--out PATH]
 
 Ingestion runs the real path: a generated 40-page PDF through the parser process,
-the chunker, the MiniLM int8 embedder and local Qdrant on disk. Search latency is
-measured on the store alone (query embedding excluded, reported separately): the
-bulk corpus is random unit vectors, since embedding 100k real chunks with MiniLM on
-2 cores would take hours. Every search carries the org + kb filter, as in production;
-the corpus spreads over 10 organisations. Prints a table, writes JSON.
+the chunker, the MiniLM int8 embedder and the embedded store (EdgeStore) on disk.
+Search latency is measured on the store alone (query embedding excluded, reported
+separately), with CPU time per search and recall@5 against exact brute force: the
+bulk corpus is synthetic unit vectors (uniformly random, the worst case for any
+index, and clustered), since embedding 100k real chunks with MiniLM on 2 cores
+takes over an hour. Every search is scoped to an organisation and knowledge bases,
+as in production. qdrant-client local mode is measured with `--local` (slow: its
+100k load takes minutes). Prints a table, writes JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -31,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.catalog import InMemoryCatalog
+from rag.edge_store import EdgeStore
 from rag.embeddings.onnx_minilm import MiniLMEmbedder
 from rag.jobs import JobBoard, JobStatus
 from rag.parsing.runner import DocumentParser
@@ -65,10 +70,10 @@ async def bench_ingestion(pages: int) -> dict[str, Any]:
     pdf = synthetic_pdf(pages, rng)
     embedder = MiniLMEmbedder()
     with tempfile.TemporaryDirectory() as tmp:
-        conn = QdrantConnection.open(path=tmp)
+        store = EdgeStore(tmp, embedder.model_id, embedder.dim)
         parser = DocumentParser()
         service = KnowledgeService(
-            QdrantStore(conn, embedder.model_id, embedder.dim),
+            store,
             embedder,
             catalog=InMemoryCatalog(),
             parser=parser,
@@ -90,7 +95,7 @@ async def bench_ingestion(pages: int) -> dict[str, Any]:
             await embedder.embed([q])
             latencies.append((time.perf_counter() - t1) * 1000)
         await service.aclose()
-        await conn.close()
+        await store.aclose()
     embedder.close()
     return {
         "pages": parsed.units,
@@ -170,66 +175,114 @@ def corpus_records(
     ]
 
 
-async def bench_edge_store(size: int, queries: int, dim: int = 384) -> list[dict[str, Any]]:
-    """`EdgeStore` (Qdrant Edge in-process), the embedded alternative, two filter shapes.
+def cpu_ms() -> float:
+    """CPU time of the whole process (every thread) so far, in ms."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+async def bench_edge_store(
+    size: int,
+    queries: int,
+    corpus: str = "uniform",
+    *,
+    dim: int = 384,
+    hnsw_m: int = 0,
+    single_kb: bool = False,
+) -> list[dict[str, Any]]:
+    """`EdgeStore` (Qdrant Edge in-process, the embedded default), two scope shapes.
 
     One organisation holds the corpus spread over 10 knowledge bases: a search in one
-    kb filters to 10% of the points (the planner scans them exactly below
-    `exact_below_points`), a search over all 10 kbs filters nothing away (HNSW).
-    Recall@5 is against exact search over the same filtered points.
+    kb filters to 10% of the points (exactly scanned below `exact_below_points`), a
+    search over all 10 kbs filters nothing away (the HNSW graph). Recall@5 is against
+    exact brute force over the same filtered points. `single_kb`: one knowledge base
+    holds every point instead (the shape an HNSW graph, `hnsw_m` > 0 and not the
+    default, is for). Load: upserts in batches of
+    1000 as the service writes them, then one `optimize` (HNSW + int8 segments).
+    CPU time is the process's, per search (the store's thread included).
     """
-    try:
-        import qdrant_edge  # noqa: F401
-    except ImportError:
-        return []
-    from rag.edge_store import EdgeStore
-
-    vectors = unit_vectors(size, dim, seed=size)
-    kb_index = np.arange(size) % 10
+    if corpus == "clustered":
+        vectors = clustered_vectors(size, dim, seed=size)
+        rng = np.random.default_rng(11)
+        q = vectors[rng.integers(0, size, queries + 2)]
+        q = q + 0.3 * rng.standard_normal(q.shape).astype(np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+    else:
+        vectors = unit_vectors(size, dim, seed=size)
+        q = unit_vectors(queries + 2, dim, seed=1)
+    kbs_in_store = 1 if single_kb else 10
+    kb_index = np.arange(size) % kbs_in_store
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = EdgeStore(tmp, "bench-random", dim)
+        store = EdgeStore(tmp, "bench-random", dim, optimize_every=10 * size, hnsw_m=hnsw_m)
         t0 = time.perf_counter()
         for start in range(0, size, 1000):
             await store.upsert(
                 corpus_records(
-                    vectors[start : start + 1000], start, lambda _: "org", lambda i: f"kb{i % 10}"
+                    vectors[start : start + 1000],
+                    start,
+                    lambda _: "org",
+                    lambda i: f"kb{i % kbs_in_store}",
                 )
             )
+        upsert_s = time.perf_counter() - t0
+        c0 = cpu_ms()
         await store.optimize()
-        load_s = time.perf_counter() - t0
+        optimize_s = time.perf_counter() - t0 - upsert_s
+        optimize_cpu_s = (cpu_ms() - c0) / 1000
+        info = await store.info()
+        print(f"  loaded {size}: upsert {upsert_s:.1f} s, optimize {optimize_s:.1f} s", info)
         shapes = {
             "1 kb of 10 (10% of points)": (("kb3",), kb_index == 3),
             "all 10 kbs (100% of points)": (tuple(f"kb{i}" for i in range(10)), kb_index >= 0),
         }
-        q = unit_vectors(queries + 2, dim, seed=1)
+        if single_kb:
+            shapes = {"1 kb holding every point (100%)": (("kb0",), kb_index >= 0)}
         for label, (kbs, mask) in shapes.items():
             scope = Scope("org", kbs)
             ids = np.flatnonzero(mask)
             latencies: list[float] = []
+            cpu: list[float] = []
             found = 0
+            load_before = os.getloadavg()
             for n, v in enumerate(q):
+                c1 = cpu_ms()
                 t1 = time.perf_counter()
                 hits = await store.search(scope, v.tolist(), 5)
                 elapsed = (time.perf_counter() - t1) * 1000
+                spent = cpu_ms() - c1
                 if n < 2:
                     continue  # warm-up
                 latencies.append(elapsed)
+                cpu.append(spent)
                 exact = {
                     str(uuid.UUID(int=int(ids[j]) + 1)) for j in np.argsort(-(vectors[ids] @ v))[:5]
                 }
                 found += len(exact & {h.chunk_id for h in hits})
             rows.append(
                 {
-                    "engine": "EdgeStore (qdrant-edge, HNSW)",
+                    "engine": (
+                        f"EdgeStore hnsw_m={hnsw_m} (qdrant-edge, HNSW, int8 rescored)"
+                        if hnsw_m
+                        else "EdgeStore (qdrant-edge, int8 scan, rescored)"
+                    ),
+                    "corpus": corpus,
                     "filter": label,
                     "chunks": size,
-                    "load_s": round(load_s, 1),
+                    "upsert_s": round(upsert_s, 1),
+                    "upsert_chunks_per_s": round(size / upsert_s),
+                    "optimize_s": round(optimize_s, 1),
+                    "optimize_cpu_s": round(optimize_cpu_s, 1),
+                    "segments": info["segments"],
+                    "indexed_vectors": info["indexed_vectors"],
                     "queries": queries,
                     "p50_ms": round(percentile(latencies, 50), 2),
                     "p95_ms": round(percentile(latencies, 95), 2),
                     "mean_ms": round(statistics.fmean(latencies), 2),
+                    "cpu_ms_p50": round(percentile(cpu, 50), 2),
+                    "cpu_ms_mean": round(statistics.fmean(cpu), 2),
                     "recall_at_5": round(found / (5 * queries), 3),
+                    "load_average": [round(x, 2) for x in load_before],
                 }
             )
             print(rows[-1], flush=True)
@@ -247,7 +300,8 @@ def clustered_vectors(n: int, dim: int, seed: int, centres: int = 500) -> np.nda
 
 
 async def bench_hnsw_recall(size: int = 30_000, queries: int = 50) -> dict[str, Any]:
-    """EdgeStore forced onto HNSW: recall@5 on clustered vs uniformly random vectors.
+    """EdgeStore with an HNSW graph (`hnsw_m=16`, not the default) forced onto it:
+    recall@5 on clustered vs uniformly random vectors.
 
     Uniform random 384-d vectors have no neighbourhood structure, the worst case for
     any graph index; the main table's HNSW recall on them is a floor, not a forecast.
@@ -266,7 +320,7 @@ async def bench_hnsw_recall(size: int = 30_000, queries: int = 50) -> dict[str, 
     out: dict[str, Any] = {"chunks": size, "queries": queries}
     for label, (vectors, qs) in cases.items():
         with tempfile.TemporaryDirectory() as tmp:
-            store = EdgeStore(tmp, "recall", 384, exact_below_points=0)
+            store = EdgeStore(tmp, "recall", 384, hnsw_m=16, exact_below_points=0)
             for start in range(0, size, 1000):
                 await store.upsert(
                     corpus_records(vectors[start : start + 1000], start, lambda _: "org")
@@ -323,19 +377,25 @@ def bench_hybrid() -> dict[str, Any]:
 def print_table(result: dict[str, Any]) -> None:
     ing = result.get("ingestion")
     if ing:
-        print("\nIngestion (PDF -> parse -> chunk -> MiniLM int8 -> local Qdrant)")
+        print("\nIngestion (PDF -> parse -> chunk -> MiniLM int8 -> EdgeStore on disk)")
         print(f"  {ing['pages']} pages, {ing['chunks']} chunks in {ing['total_s']} s")
         print(f"  {ing['pages_per_s']} pages/s, {ing['chunks_per_s']} chunks/s")
         print(f"  parse only: {ing['parse_pages_per_s']} pages/s")
         p50, p95 = ing["query_embed_ms_p50"], ing["query_embed_ms_p95"]
         print(f"  query embedding p50/p95: {p50}/{p95} ms")
-    print("\nFiltered search latency (top 5, query embedding excluded)")
-    print(f"  {'engine / filter':58} {'chunks':>7} {'p50 ms':>8} {'p95 ms':>8} {'recall':>7}")
-    for row in result["search_local"] + result["search_edge"]:
-        label = f"{row['engine']} / {row.get('filter', '1 org of 10 (10%)')}"
+    print("\nScoped search latency (top 5, query embedding excluded)")
+    print(
+        f"  {'engine / corpus / scope':62} {'chunks':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'cpu ms':>7} {'recall':>6}"
+    )
+    for row in result["search_local"] + result["search_edge"] + result["search_edge_single_kb"]:
+        label = (
+            f"{row['engine'][:24]} / {row.get('corpus', 'uniform')} / "
+            f"{row.get('filter', '1 org of 10 (10%)')}"
+        )
         print(
-            f"  {label:58} {row['chunks']:>7} {row['p50_ms']:>8} {row['p95_ms']:>8} "
-            f"{row.get('recall_at_5', 1.0):>7}"
+            f"  {label:62} {row['chunks']:>7} {row['p50_ms']:>7} {row['p95_ms']:>7} "
+            f"{row.get('cpu_ms_p50', '-'):>7} {row.get('recall_at_5', 1.0):>6}"
         )
 
 
@@ -345,7 +405,12 @@ async def main() -> None:
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--pages", type=int, default=40)
     ap.add_argument("--skip-ingestion", action="store_true")
-    ap.add_argument("--skip-local", action="store_true")
+    ap.add_argument("--local", action="store_true", help="also measure qdrant-client local mode")
+    ap.add_argument("--corpus", nargs="+", default=["uniform", "clustered"])
+    ap.add_argument(
+        "--single-kb", action="store_true", help="only EdgeStore with one kb holding every point"
+    )
+    ap.add_argument("--hnsw-m", type=int, default=0, help="with --single-kb: 16 builds HNSW")
     ap.add_argument("--skip-edge", action="store_true")
     ap.add_argument("--hybrid-only", action="store_true")
     ap.add_argument("--recall-check", action="store_true")
@@ -363,35 +428,56 @@ async def main() -> None:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "note": (
-            "search corpus is random unit vectors (384-d); local mode spreads it over "
-            "10 organisations and filters on one (10%); query embedding excluded"
+            "search corpus: synthetic 384-d unit vectors (uniform random, and clustered "
+            "around 500 centres); EdgeStore: one organisation, 10 knowledge bases, scopes "
+            "of 1 kb (10% of the points) and all 10 kbs (100%); local mode: 10 "
+            "organisations, scope one (10%); query embedding excluded; cpu_ms is the "
+            "process's CPU time per search"
         ),
         "ingestion": previous.get("ingestion"),
         "search_local": previous.get("search_local", []),
         "search_edge": previous.get("search_edge", []),
         "hnsw_recall_check": previous.get("hnsw_recall_check"),
+        "search_edge_single_kb": previous.get("search_edge_single_kb", []),
     }
     hybrid = bench_hybrid()
     print(json.dumps(hybrid, indent=1), flush=True)
     out.with_name("rag_hybrid.json").write_text(json.dumps(hybrid, indent=2) + "\n")
     if args.hybrid_only:
         return
+    if args.single_kb:
+        # Rows of other engines (graph or none) stay; this engine's are replaced.
+        new = [
+            row
+            for size in args.sizes
+            for corpus in args.corpus
+            for row in await bench_edge_store(
+                size, args.queries, corpus, hnsw_m=args.hnsw_m, single_kb=True
+            )
+        ]
+        engines = {row["engine"] for row in new}
+        kept = [r for r in result["search_edge_single_kb"] if r["engine"] not in engines]
+        result["search_edge_single_kb"] = kept + new
+        out.write_text(json.dumps(result, indent=2) + "\n")  # noqa: ASYNC240
+        print(f"\nwrote {args.out}")
+        return
     if not args.skip_ingestion:
         result["ingestion"] = await bench_ingestion(args.pages)
     if args.recall_check:
         result["hnsw_recall_check"] = await bench_hnsw_recall()
-    if not args.skip_local:
+    if args.local:
         result["search_local"] = []
     if not args.skip_edge:
         result["search_edge"] = []
     for size in args.sizes:
         # Local mode scans in Python: fewer queries at 100k keep the run bounded.
         n = args.queries if size <= 20_000 else max(10, args.queries // 3)
-        if not args.skip_local:
+        if args.local:
             result["search_local"].append(await bench_qdrant_local(size, n))
             print(result["search_local"][-1], flush=True)
         if not args.skip_edge:
-            result["search_edge"].extend(await bench_edge_store(size, args.queries))
+            for corpus in args.corpus:
+                result["search_edge"].extend(await bench_edge_store(size, args.queries, corpus))
     print_table(result)
     out.write_text(json.dumps(result, indent=2) + "\n")  # noqa: ASYNC240
     print(f"\nwrote {args.out}")
