@@ -47,7 +47,7 @@ from media.vad.silero import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PENDING_SECS = 1.0
+DEFAULT_MAX_PENDING_SECS = 0.5
 DEFAULT_CLOSE_TIMEOUT = 2.0
 # The worker runs at this much lower CPU priority than the event loop (Linux
 # per-thread nice): when a core is short, frames and timers go first and VAD
