@@ -32,6 +32,10 @@ class Permission(StrEnum):
     CREDENTIALS_READ = "credentials.read"
     CREDENTIALS_MANAGE = "credentials.manage"
     CONVERSATIONS_READ = "conversations.read"
+    KNOWLEDGE_READ = "knowledge.read"
+    KNOWLEDGE_WRITE = "knowledge.write"
+    # Live latency figures and per-turn timelines of the organisation's calls.
+    OPS_READ = "ops.read"
     # Phone numbers: which agent answers, business hours, the out-of-hours action.
     NUMBERS_READ = "numbers.read"
     NUMBERS_WRITE = "numbers.write"
@@ -65,6 +69,7 @@ _READS = frozenset(
         P.TEAMS_READ,
         P.ROLES_READ,
         P.AGENTS_READ,
+        P.KNOWLEDGE_READ,
         P.NUMBERS_READ,
     }
 )
@@ -78,6 +83,7 @@ ROLE_PERMISSIONS: dict[BuiltinRole, frozenset[Permission]] = {
     | {
         P.AGENTS_WRITE,
         P.AGENTS_USE,
+        P.KNOWLEDGE_WRITE,
         P.CREDENTIALS_READ,
         P.CONVERSATIONS_READ,
         P.CALLS_READ,
@@ -88,6 +94,8 @@ ROLE_PERMISSIONS: dict[BuiltinRole, frozenset[Permission]] = {
         P.AGENTS_WRITE,
         P.AGENTS_PUBLISH,
         P.AGENTS_USE,
+        P.KNOWLEDGE_WRITE,
+        P.OPS_READ,
         P.API_KEYS_READ,
         P.API_KEYS_MANAGE,
         P.CREDENTIALS_READ,

@@ -29,10 +29,8 @@ from rag.errors import NotFound
 from tenancy.permissions import Permission as P
 
 router = APIRouter(prefix="/v1/knowledge-bases", tags=["knowledge"])
-# No knowledge-specific permissions exist yet: knowledge bases are part of an
-# agent's configuration, so agents.read / agents.write govern them.
-Read = Annotated[RequestContext, require(P.AGENTS_READ)]
-Write = Annotated[RequestContext, require(P.AGENTS_WRITE)]
+Read = Annotated[RequestContext, require(P.KNOWLEDGE_READ)]
+Write = Annotated[RequestContext, require(P.KNOWLEDGE_WRITE)]
 SearchQuery = Annotated[SearchParams, Query()]
 
 

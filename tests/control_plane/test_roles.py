@@ -22,8 +22,10 @@ from tests.control_plane.support import Api
 from tests.control_plane.world import World, build_world, example_body, snapshot
 
 P = Permission
-CUSTOM = frozenset({P.AGENTS_READ, P.CONVERSATIONS_READ, P.TEAMS_MANAGE, P.TEAMS_READ})
-KEY_SCOPES = frozenset({P.AGENTS_READ, P.AGENTS_USE, P.API_KEYS_READ})
+CUSTOM = frozenset(
+    {P.AGENTS_READ, P.CONVERSATIONS_READ, P.TEAMS_MANAGE, P.TEAMS_READ, P.KNOWLEDGE_WRITE}
+)
+KEY_SCOPES = frozenset({P.AGENTS_READ, P.AGENTS_USE, P.API_KEYS_READ, P.KNOWLEDGE_READ})
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,15 @@ def test_builtin_roles_match_the_spec() -> None:
     member = ROLE_PERMISSIONS[BuiltinRole.MEMBER]
     assert P.AGENTS_WRITE in member and P.AGENTS_PUBLISH not in member
     assert ROLE_PERMISSIONS[BuiltinRole.OWNER] == frozenset(Permission)
+    # Knowledge bases have their own permissions: reading them is a read every
+    # role has; changing them follows who may change agents.
+    assert all(P.KNOWLEDGE_READ in perms for perms in ROLE_PERMISSIONS.values())
+    knowledge_writers = {r for r, perms in ROLE_PERMISSIONS.items() if P.KNOWLEDGE_WRITE in perms}
+    agent_writers = {r for r, perms in ROLE_PERMISSIONS.items() if P.AGENTS_WRITE in perms}
+    assert knowledge_writers == agent_writers
+    # Ops figures (latency, turn timelines): developers and the organisation's admins.
+    ops = {r for r, perms in ROLE_PERMISSIONS.items() if P.OPS_READ in perms}
+    assert ops == {BuiltinRole.OWNER, BuiltinRole.ADMIN, BuiltinRole.DEVELOPER}
     # Phone numbers: every role reads them; owners, admins and developers change them
     # and control calls; every built-in role reads the call log.
     assert all(P.NUMBERS_READ in perms for perms in ROLE_PERMISSIONS.values())
