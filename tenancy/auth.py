@@ -56,6 +56,8 @@ async def authenticate_in(session: AsyncSession, credential: Credential) -> Prin
         return await _from_api_key(session, token)
     if kind == "session":
         return await _from_login_session(session, token, credential)
+    if kind == "publishable":
+        raise AuthenticationError("a publishable (pk_) key only opens widget sessions")
     raise AuthenticationError("missing or malformed credential")
 
 
@@ -83,6 +85,7 @@ async def _from_api_key(session: AsyncSession, token: str) -> Principal:
         org_id=org.id,
         permissions=parse_permissions(key.scopes),
         api_key_id=key.id,
+        valid_until=key.expires_at,
     )
 
 
@@ -112,6 +115,7 @@ async def _from_login_session(
         is_platform_admin=user.is_platform_admin and login.impersonator_id is None,
         session_id=login.id,
         impersonator_id=login.impersonator_id,
+        valid_until=login.expires_at,
     )
     if not credential.need_org:
         return base
@@ -149,6 +153,7 @@ async def _in_org(
         is_platform_admin=base.is_platform_admin,
         session_id=base.session_id,
         impersonator_id=base.impersonator_id,
+        valid_until=base.valid_until,
     )
 
 

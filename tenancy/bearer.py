@@ -13,8 +13,15 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-SecretKind = Literal["session", "api_key", "mail"]
-_MARKERS: dict[SecretKind, str] = {"session": "caps", "api_key": "cap", "mail": "capm"}
+SecretKind = Literal["session", "api_key", "mail", "publishable"]
+# A publishable key ("pk_") sits in a web page's HTML: it only opens widget
+# sessions with one agent, never any API access.
+_MARKERS: dict[SecretKind, str] = {
+    "session": "caps",
+    "api_key": "cap",
+    "mail": "capm",
+    "publishable": "pk",
+}
 SECRET_BYTES = 32
 # Characters of the random body kept in the visible prefix (48 bits: unique enough
 # to tell keys apart, far too few to guess the rest).

@@ -38,16 +38,37 @@ WIDGET_KEY_PREFIX = "pk_"
 
 def platform_resolver(settings: Settings, runtime: VoiceRuntime, services: Any) -> AgentResolver:
     """Sessions with an API key or login token get their organisation's published
-    agents from the control plane; keyless sessions (and widget keys, which the
-    WebRTC gateway has already checked) get the locally configured agents,
-    unless ``voice_require_key`` is set."""
+    agents from the control plane, and so do publishable (``pk_``) keys the
+    control plane issued (the one agent each is bound to). Widget keys from
+    settings get the local agent they grant; keyless sessions get the locally
+    configured agents, unless ``voice_require_key`` is set."""
     from control_plane.agents.resolve import voice_resolver
+    from control_plane.webrtc.admission import WidgetRejected, resolve_widget_agent
+    from control_plane.webrtc.keys import SettingsWidgetKeys
 
     platform = voice_resolver(services)
+    local_keys = SettingsWidgetKeys(settings.secret_key, settings.widget_keys)
+
+    async def widget(agent_id: str, key: str) -> AgentSpec | None:
+        # No page origin reaches a resolver: a key limited to listed origins
+        # refuses it, so such keys work only where the origin is checked.
+        try:
+            resolved = await resolve_widget_agent(services, key, agent_id, None)
+        except WidgetRejected as exc:
+            if exc.code in ("unknown_agent", "not_published"):
+                raise UnknownAgent(agent_id) from exc
+            raise Unauthorized(exc.message) from exc
+        return resolved.to_agent_spec() if resolved is not None else None
 
     async def resolve(agent_id: str, credential: str | None) -> AgentSpec:
         if credential and not credential.startswith(WIDGET_KEY_PREFIX):
             return await platform(agent_id, credential)
+        if credential:
+            spec = await widget(agent_id, credential)
+            if spec is not None:
+                return spec
+            if not await local_keys.grants(credential, agent_id, None):
+                raise Unauthorized("this key does not grant that agent")
         if settings.voice_require_key and not credential:
             raise Unauthorized("this server requires an API key for voice sessions")
         spec = runtime.agents.get(agent_id)

@@ -1,8 +1,9 @@
 """Admits WebRTC calls (key, agent, capacity) and keeps the live ones.
 
 One gateway per process (``app.state.webrtc``). It answers offers, hangs calls
-up on request and closes every call at shutdown, before the voice runtime
-stops, so no session outlives its peer connection.
+up on request, ends the calls of a suspended organisation, and closes every
+call at shutdown, before the voice runtime stops, so no session outlives its
+peer connection.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import asyncio
 import uuid
 from collections import Counter
 
-from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
+from control_plane.voice.runtime import VoiceRuntime
 from control_plane.webrtc import metrics
-from control_plane.webrtc.keys import WidgetKeyChecker
+from control_plane.webrtc.admission import WidgetAdmitter, WidgetRejected
 from control_plane.webrtc.peer import BadOffer, CloseReason, PeerLimits, WebRtcPeer
 from control_plane.webrtc.schemas import AnswerResponse, IceServer, OfferRequest
 
@@ -32,14 +33,14 @@ class WebRtcGateway:
     def __init__(
         self,
         runtime: VoiceRuntime,
-        keys: WidgetKeyChecker,
+        admitter: WidgetAdmitter,
         *,
         ice_servers: list[IceServer] | None = None,
         limits: PeerLimits | None = None,
         max_peers: int | None = None,
     ) -> None:
         self.runtime = runtime
-        self.keys = keys
+        self.admitter = admitter
         self.ice_servers = list(ice_servers or [])
         self.limits = limits or PeerLimits()
         self.max_peers = max_peers if max_peers is not None else runtime.max_sessions
@@ -50,19 +51,11 @@ class WebRtcGateway:
     async def offer(self, request: OfferRequest, origin: str | None = None) -> AnswerResponse:
         if self._closing:
             raise OfferRejected(503, "overloaded", "server is shutting down")
-        # The key is checked before the agent is looked up, so a wrong key
-        # learns nothing about which agents exist.
-        if not await self.keys.grants(request.key, request.agent, origin):
-            metrics.OFFERS.labels("unauthorized").inc()
-            raise OfferRejected(403, "unauthorized", "this key does not grant that agent")
         try:
-            spec = await self.runtime.resolve(request.agent, request.key)
-        except UnknownAgent as exc:
-            metrics.OFFERS.labels("unknown_agent").inc()
-            raise OfferRejected(404, "unknown_agent", f"no agent {request.agent!r}") from exc
-        except Unauthorized as exc:
-            metrics.OFFERS.labels("unauthorized").inc()
-            raise OfferRejected(403, "unauthorized", str(exc)) from exc
+            spec = await self.admitter.admit(request.key, request.agent, origin)
+        except WidgetRejected as rejected:
+            metrics.OFFERS.labels(rejected.code).inc()
+            raise OfferRejected(rejected.status, rejected.code, rejected.message) from None
         if len(self.peers) >= self.max_peers or self.runtime.full:
             metrics.OFFERS.labels("overloaded").inc()
             raise OfferRejected(503, "overloaded", "server at capacity, retry later")
@@ -94,6 +87,15 @@ class WebRtcGateway:
             return False
         await peer.close(reason)
         return True
+
+    async def end_sessions_of(self, org_id: str) -> int:
+        """Ends every call of an organisation (it was suspended), connected or not."""
+        calls = [p for p in self.peers.values() if p.spec.org_id == org_id]
+        if calls:
+            await asyncio.wait(
+                [p.close("org_suspended") for p in calls], timeout=2 * self.limits.close_timeout
+            )
+        return len(calls)
 
     async def aclose(self) -> None:
         self._closing = True

@@ -11,3 +11,6 @@ CONNECT_SECONDS = Histogram(
     "Answer sent to ICE and DTLS connected",
     buckets=(0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0),
 )
+WIDGET_REJECTED = Counter(
+    "cap_widget_rejected_total", "Widget keys refused a session or config, by code", ["code"]
+)

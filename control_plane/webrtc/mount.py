@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from control_plane.webrtc.gateway import WebRtcGateway
 from control_plane.webrtc.routes import router as webrtc_router
-from control_plane.webrtc.state import ice_servers, widget_keys
+from control_plane.webrtc.state import ice_servers, widget_admitter
 from control_plane.widget.routes import router as widget_router
 
 LifespanPart = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -20,12 +20,17 @@ async def webrtc_lifespan(app: FastAPI) -> AsyncIterator[None]:
     gateway: WebRtcGateway | None = getattr(app.state, "webrtc", None)
     if gateway is None:
         gateway = WebRtcGateway(
-            app.state.voice, widget_keys(app), ice_servers=ice_servers(app.state.settings)
+            app.state.voice, widget_admitter(app), ice_servers=ice_servers(app.state.settings)
         )
         app.state.webrtc = gateway
+    # A suspended organisation's calls end, connected or still connecting.
+    services = getattr(app.state, "services", None)
+    listeners = services.suspension_listeners if services is not None else []
+    listeners.append(gateway.end_sessions_of)
     try:
         yield
     finally:
+        listeners.remove(gateway.end_sessions_of)
         await gateway.aclose()
 
 

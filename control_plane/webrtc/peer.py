@@ -69,6 +69,7 @@ CloseReason = Literal[
     "server_shutdown",
     "bad_offer",
     "dtls_failed",
+    "org_suspended",
 ]
 
 

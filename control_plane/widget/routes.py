@@ -10,13 +10,13 @@ import html
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
+from control_plane.webrtc.admission import WidgetRejected
 from control_plane.webrtc.cors import allow_any_origin
 from control_plane.webrtc.keys import MAX_KEY_CHARS, SettingsWidgetKeys
 from control_plane.webrtc.schemas import WidgetConfig
-from control_plane.webrtc.state import ice_servers, widget_keys
+from control_plane.webrtc.state import ice_servers, widget_admitter, widget_keys
 
 STATIC = Path(__file__).parent / "static"
 REACT = Path(__file__).parent / "react"
@@ -63,34 +63,31 @@ async def react_wrapper() -> Response:
     return _file("react/CapWidget.jsx")
 
 
-@router.get("/v1/widget/config", response_model=WidgetConfig, summary="Widget defaults")
+@router.get(
+    "/v1/widget/config",
+    response_model=WidgetConfig,
+    responses={403: {}, 404: {}, 409: {}},
+    summary="Widget defaults",
+)
 async def widget_config(
     request: Request,
     response: Response,
     agent: str = Query(min_length=1, max_length=128),
     key: str = Query(min_length=1, max_length=MAX_KEY_CHARS),
-) -> WidgetConfig:
+) -> WidgetConfig | Response:
     allow_any_origin(response)
     app = request.app
-    if not await widget_keys(app).grants(key, agent, request.headers.get("origin")):
-        raise HTTPException(403, "this key does not grant that agent", _cors_headers())
-    runtime: VoiceRuntime = app.state.voice
     try:
-        spec = await runtime.resolve(agent, key)
-    except UnknownAgent as exc:
-        raise HTTPException(404, f"no agent {agent!r}", _cors_headers()) from exc
-    except Unauthorized as exc:
-        raise HTTPException(403, str(exc), _cors_headers()) from exc
+        spec = await widget_admitter(app).admit(key, agent, request.headers.get("origin"))
+    except WidgetRejected as rejected:
+        body = {"error": {"code": rejected.code, "message": rejected.message}}
+        return allow_any_origin(JSONResponse(body, status_code=rejected.status))
     return WidgetConfig(
         agent=spec.id,
         title=spec.name,
         greeting=spec.greeting,
         ice_servers=ice_servers(app.state.settings),
     )
-
-
-def _cors_headers() -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": "*"}
 
 
 @router.get("/widget/demo", response_class=HTMLResponse, summary="Widget demo page")

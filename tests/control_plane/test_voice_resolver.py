@@ -7,6 +7,7 @@ import pytest
 
 from control_plane.voice.runtime import Unauthorized, UnknownAgent, VoiceRuntime
 from control_plane.voice.setup import platform_resolver
+from control_plane.webrtc.keys import SettingsWidgetKeys
 from pipelines.agent import AgentSpec, ProviderSpec
 from pipelines.providers.registry import ProviderRegistry
 from tests.control_plane.support import Api
@@ -45,7 +46,11 @@ async def test_keyless_sessions_get_only_local_agents_unless_keys_are_required(a
     settings = api.services.settings
     resolve = platform_resolver(settings, runtime, api.services)
     assert await resolve("default", None) is LOCAL
-    assert await resolve("default", "pk_widgetkey") is LOCAL
+    # A widget key from settings opens the local agent it grants; a made-up one nothing.
+    derived = SettingsWidgetKeys(settings.secret_key).key_for("default")
+    assert await resolve("default", derived) is LOCAL
+    with pytest.raises(Unauthorized):
+        await resolve("default", "pk_widgetkey")
     with pytest.raises(UnknownAgent):
         await resolve("front-desk", None)
     strict = platform_resolver(

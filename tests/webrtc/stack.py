@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from control_plane.settings import Settings
 from control_plane.voice.routes import router as voice_router
 from control_plane.voice.runtime import VoiceRuntime
+from control_plane.webrtc.admission import LocalWidgetAdmitter
 from control_plane.webrtc.gateway import WebRtcGateway
 from control_plane.webrtc.keys import SettingsWidgetKeys
 from control_plane.webrtc.peer import PeerLimits
@@ -93,7 +94,9 @@ def build_app(
     max_peers: int | None = None,
 ) -> Stack:
     keys = SettingsWidgetKeys(SECRET, explicit_keys)
-    gateway = WebRtcGateway(runtime, keys, limits=limits, max_peers=max_peers)
+    gateway = WebRtcGateway(
+        runtime, LocalWidgetAdmitter(keys, runtime), limits=limits, max_peers=max_peers
+    )
     app = FastAPI()
     app.include_router(voice_router)
     app.include_router(webrtc_router)
