@@ -95,7 +95,8 @@ def expected(levels: list[int]) -> list[float]:
 
 async def test_every_frame_comes_back_in_order_with_its_windows_score() -> None:
     model = CountingModel()
-    worker = SileroWorker(infer=model)
+    # All the audio is pushed at once: room for all of it, so nothing is dropped.
+    worker = SileroWorker(infer=model, max_pending_secs=10.0)
     a, b = worker.open_stream(), worker.open_stream()
     assert isinstance(a, DeferredVoiceActivityDetector)
     sink_a, sink_b = bound(a), bound(b)
