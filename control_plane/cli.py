@@ -69,7 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
     for stage, status in offline_stack_status().items():
         print(f"  offline {stage}: {status}")
     print(f"  widget demo:        {base}/widget/demo")
-    print(f"  latency dashboard:  {base}/dashboard/latency")
+    print(f"  latency dashboard:  {base}/dashboard/latency  (sign in as {settings.admin_email})")
+    scrape = "Bearer $CAP_OPS_TOKEN" if settings.ops_token else "an admin login token"
+    print(f"  Prometheus metrics: {base}/metrics  (Authorization: {scrape})")
     print(f"  API docs:           {base}/docs")
     print(f"  voice WebSocket:    ws://{host}:{port}/v1/ws  (docs/websocket-protocol.md)")
     print(f"  Twilio voice hook:  {settings.public_url or base}/telephony/twilio/voice")

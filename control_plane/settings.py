@@ -61,12 +61,21 @@ class Settings(BaseSettings):
     rate_limit_auth_per_ip: int = 20  # login / register / reset attempts per window
     rate_limit_window_seconds: float = 60.0
     max_request_bytes: int = 1_048_576  # larger bodies get 413
+    # Seconds a verified credential is remembered (tenancy/authcache.py): any change
+    # through the API forgets them all at once; other nodes see a revocation within
+    # this time. 0: look every credential up on every request.
+    auth_cache_seconds: float = 1.0
     smtp_host: str | None = None  # None: mail is logged instead of sent
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_sender: str = "cap@localhost"
     smtp_starttls: bool = True
+
+    # ---- ops surfaces; see control_plane/ops/
+    # Bearer token a Prometheus scraper sends for /metrics (None: platform
+    # administrators' logins only). Make it long and random.
+    ops_token: str | None = None
 
     # ---- WebRTC and the browser widget; see control_plane/webrtc/
     # ICE servers for both ends, e.g. [{"urls": "stun:stun.example.org:3478"}] or

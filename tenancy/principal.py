@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from tenancy.permissions import Permission
@@ -25,6 +26,8 @@ class Principal:
     api_key_id: str | None = None
     # The platform admin acting as ``user_id``, when this is an impersonation.
     impersonator_id: str | None = None
+    # When the credential itself ends (an API key's or a login's expiry), if it does.
+    valid_until: datetime | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

@@ -25,6 +25,7 @@ from starlette.requests import HTTPConnection
 from control_plane.services import Services
 from tenancy import audit
 from tenancy.auth import Credential, authenticate, authenticate_in
+from tenancy.authcache import CredentialCache
 from tenancy.db.scoping import Scope, rescope
 from tenancy.errors import AuthenticationError, PermissionDenied, RateLimited
 from tenancy.permissions import Permission
@@ -94,12 +95,33 @@ async def _spend_budget(services: Services, principal: Principal) -> None:
         raise RateLimited("rate limit exceeded for this credential", decision.retry_after)
 
 
+def credential_cache(conn: HTTPConnection) -> CredentialCache:
+    """The app's memory of verified credentials (``tenancy.authcache``)."""
+    cache: CredentialCache | None = getattr(conn.app.state, "credential_cache", None)
+    if cache is None:
+        cache = CredentialCache(services_of(conn).settings.auth_cache_seconds)
+        conn.app.state.credential_cache = cache
+    return cache
+
+
+def _forget_on_change(conn: HTTPConnection, method: str) -> None:
+    # Any change may revoke, suspend or re-role someone: verified credentials
+    # are looked up afresh after it.
+    if method not in SAFE_METHODS:
+        credential_cache(conn).invalidate()
+
+
 async def principal_for(
     conn: HTTPConnection, token: str, *, need_org: bool, org_ref: str | None = None
 ) -> Principal:
     services = services_of(conn)
     credential = _credential(conn, token, need_org=need_org, org_ref=org_ref)
-    principal = await authenticate(services.db, credential)
+    cache = credential_cache(conn)
+    principal = cache.get(credential)
+    if principal is None:
+        generation = cache.generation
+        principal = await authenticate(services.db, credential)
+        cache.put(credential, principal, generation)
     await _spend_budget(services, principal)
     return principal
 
@@ -117,29 +139,49 @@ def require(permission: Permission) -> Any:
     async def dependency(request: Request) -> AsyncIterator[RequestContext]:
         services = services_of(request)
         credential = _credential(request, bearer_token(request), need_org=True)
-        # One transaction per request: the credential is looked up platform-wide,
-        # then the same transaction moves into the caller's tenant.
-        async with services.db.platform() as session:
-            principal = await authenticate_in(session, credential)
+        cache = credential_cache(request)
+        principal = cache.get(credential)
+        if principal is not None:
+            # Verified moments ago: straight into the caller's tenant.
             await _spend_budget(services, principal)
-            if not principal.can(permission):
-                raise PermissionDenied(f"missing permission {permission.value}")
+            _admit(principal, permission)
             assert principal.org_id is not None
-            await rescope(session, Scope("tenant", principal.org_id))
-            ctx = RequestContext(principal, session, services, client_ip(request))
-            yield ctx
-            if request.method not in SAFE_METHODS:
-                audit.record(
-                    session,
-                    audit.AuditEvent(
-                        audit_action(request), audit_target(request), details=ctx.audit_details
-                    ),
-                    org_id=principal.org_id,
-                    principal=principal,
-                    ip=ctx.ip,
-                )
+            opened = services.db.tenant(principal.org_id)
+        else:
+            opened = services.db.platform()
+        try:
+            # One transaction per request: an unknown credential is looked up
+            # platform-wide, then the same transaction moves into the tenant.
+            async with opened as session:
+                if principal is None:
+                    generation = cache.generation
+                    principal = await authenticate_in(session, credential)
+                    cache.put(credential, principal, generation)
+                    await _spend_budget(services, principal)
+                    _admit(principal, permission)
+                    assert principal.org_id is not None
+                    await rescope(session, Scope("tenant", principal.org_id))
+                ctx = RequestContext(principal, session, services, client_ip(request))
+                yield ctx
+                if request.method not in SAFE_METHODS:
+                    audit.record(
+                        session,
+                        audit.AuditEvent(
+                            audit_action(request), audit_target(request), details=ctx.audit_details
+                        ),
+                        org_id=principal.org_id,
+                        principal=principal,
+                        ip=ctx.ip,
+                    )
+        finally:
+            _forget_on_change(request, request.method)
 
     return _marked(dependency, Access("permission", permission))
+
+
+def _admit(principal: Principal, permission: Permission) -> None:
+    if not principal.can(permission):
+        raise PermissionDenied(f"missing permission {permission.value}")
 
 
 @dataclass
@@ -158,21 +200,26 @@ class Authorized:
 
 
 def authorized(permission: Permission) -> Any:
-    async def dependency(request: Request) -> Authorized:
+    async def dependency(request: Request) -> AsyncIterator[Authorized]:
         principal = await principal_for(request, bearer_token(request), need_org=True)
-        if not principal.can(permission):
-            raise PermissionDenied(f"missing permission {permission.value}")
-        return Authorized(principal, services_of(request), client_ip(request))
+        _admit(principal, permission)
+        try:
+            yield Authorized(principal, services_of(request), client_ip(request))
+        finally:
+            _forget_on_change(request, request.method)
 
     return _marked(dependency, Access("permission", permission))
 
 
 def signed_in() -> Any:
-    async def dependency(request: Request) -> UserContext:
+    async def dependency(request: Request) -> AsyncIterator[UserContext]:
         principal = await principal_for(request, bearer_token(request), need_org=False)
         if principal.kind != "user":
             raise PermissionDenied("this endpoint needs a person's login, not an API key")
-        return UserContext(principal, services_of(request), client_ip(request))
+        try:
+            yield UserContext(principal, services_of(request), client_ip(request))
+        finally:
+            _forget_on_change(request, request.method)
 
     return _marked(dependency, Access("signed_in"))
 
@@ -193,25 +240,28 @@ def platform_admin() -> Any:
         principal = await principal_for(request, bearer_token(request), need_org=False)
         if principal.kind != "user" or not principal.is_platform_admin:
             raise PermissionDenied("platform administrators only")
-        async with services.db.platform() as session:
-            ctx = AdminContext(principal, session, services, client_ip(request))
-            yield ctx
-            if request.method not in SAFE_METHODS:
-                audit.record(
-                    session,
-                    audit.AuditEvent(
-                        audit_action(request), audit_target(request), details=ctx.audit_details
-                    ),
-                    org_id=ctx.audit_org_id or request.path_params.get("org_id"),
-                    principal=principal,
-                    ip=ctx.ip,
-                )
+        try:
+            async with services.db.platform() as session:
+                ctx = AdminContext(principal, session, services, client_ip(request))
+                yield ctx
+                if request.method not in SAFE_METHODS:
+                    audit.record(
+                        session,
+                        audit.AuditEvent(
+                            audit_action(request), audit_target(request), details=ctx.audit_details
+                        ),
+                        org_id=ctx.audit_org_id or request.path_params.get("org_id"),
+                        principal=principal,
+                        ip=ctx.ip,
+                    )
+        finally:
+            _forget_on_change(request, request.method)
 
     return _marked(dependency, Access("platform_admin"))
 
 
 def public() -> Any:
-    async def dependency(request: Request) -> Services:
+    async def dependency(request: Request) -> AsyncIterator[Services]:
         services = services_of(request)
         # Sign-up, login and resets are where guessing happens: a tighter budget.
         decision = await services.limiter.hit(
@@ -219,7 +269,11 @@ def public() -> Any:
         )
         if not decision.allowed:
             raise RateLimited("too many attempts; wait", decision.retry_after)
-        return services
+        try:
+            yield services
+        finally:
+            # A password reset ends the person's logins.
+            _forget_on_change(request, request.method)
 
     return _marked(dependency, Access("public"))
 
@@ -240,6 +294,12 @@ async def audit_outside(
 def _marked(dependency: Callable[..., Any], access: Access) -> Any:
     dependency.cap_access = access  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
+
+
+def marked(dependency: Callable[..., Any], access: Access) -> Any:
+    """For areas with an access rule of their own (ops): the same marking, so the
+    generated role and isolation matrices cover their routes too."""
+    return _marked(dependency, access)
 
 
 def access_of(call: Callable[..., Any]) -> Access | None:

@@ -51,6 +51,8 @@ class TurnRecord:
     transport: str
     agent_id: str
     metrics: TurnMetrics
+    # The agent's organisation (None: a locally configured agent); ops views filter on it.
+    org_id: str | None = None
 
 
 class VoiceRuntime:
@@ -158,7 +160,7 @@ class VoiceRuntime:
     ) -> VoiceSession:
         def observe(event: SessionEvent) -> None:
             if isinstance(event, TurnMetrics):
-                self._record(session_id, transport, spec.id, event)
+                self._record(session_id, transport, spec.id, event, spec.org_id)
             on_event(event)
 
         vad = self.make_vad(spec)
@@ -209,8 +211,13 @@ class VoiceRuntime:
             ended += 1
         return ended
 
-    def _record(self, session_id: str, transport: str, agent_id: str, m: TurnMetrics) -> None:
-        self.recent_turns.append(TurnRecord(session_id, transport, agent_id, m))
+    def live_sessions_of(self, org_id: str) -> int:
+        return sum(1 for org, _ in self._orgs.values() if org == org_id)
+
+    def _record(
+        self, session_id: str, transport: str, agent_id: str, m: TurnMetrics, org_id: str | None
+    ) -> None:
+        self.recent_turns.append(TurnRecord(session_id, transport, agent_id, m, org_id))
         outcome = "interrupted" if "interrupted" in m.marks else "completed"
         metrics.TURNS.labels(outcome).inc()
         if m.voice_to_voice_ms is not None:

@@ -14,11 +14,10 @@ from control_plane.api.context import Access, access_of
 
 PARAM = re.compile(r"{(\w+)}")
 # Areas that authenticate on their own terms (Twilio signatures, voice session
-# credentials, ops pages) rather than through ``control_plane.api.context``.
+# credentials, widget keys) rather than through ``control_plane.api.context``.
 # They are reported by ``outside_tenancy`` so the list stays visible.
 OWN_AUTH_MODULES = (
     "control_plane.voice",
-    "control_plane.ops",
     "control_plane.webrtc",
     "control_plane.widget",
     "telephony",
