@@ -10,7 +10,9 @@ fallback log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,6 +72,8 @@ class PlatformCallLog:
     def __init__(self, services: Services, fallback: CallLog | None = None) -> None:
         self.services = services
         self.fallback = fallback or InMemoryCallLog()
+        # Per call SID: the lock and how many updates hold or await it.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def _owner(self, update: CallUpdate) -> str | None:
         if update.org_id is not None:
@@ -89,14 +93,32 @@ class PlatformCallLog:
         org_id = await self._owner(update)
         if org_id is None:
             return await self.fallback.record(update)
-        for attempt in range(INSERT_ATTEMPTS):
-            try:
-                async with self.services.db.tenant(org_id) as session:
-                    return await _fold(session, update)
-            except IntegrityError:
-                if attempt + 1 == INSERT_ATTEMPTS:
-                    raise
+        # Read, fold, write: one call's updates take turns in this process (SQLite
+        # reads outside the write transaction); across nodes PostgreSQL's row lock
+        # and the unique SID do the same.
+        async with self._turn(update.call_sid):
+            for attempt in range(INSERT_ATTEMPTS):
+                try:
+                    async with self.services.db.tenant(org_id) as session:
+                        return await _fold(session, update)
+                except IntegrityError:
+                    if attempt + 1 == INSERT_ATTEMPTS:
+                        raise
         raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def _turn(self, call_sid: str) -> AsyncIterator[None]:
+        lock, waiting = self._locks.get(call_sid, (asyncio.Lock(), 0))
+        self._locks[call_sid] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._locks[call_sid]
+            if waiting == 1:
+                del self._locks[call_sid]
+            else:
+                self._locks[call_sid] = (lock, waiting - 1)
 
     async def get(self, call_sid: str) -> CallRecord | None:
         async with self.services.db.platform() as session:

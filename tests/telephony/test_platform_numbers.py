@@ -5,6 +5,7 @@ gets a clear TwiML answer and is counted. Both storage backends."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -288,3 +289,27 @@ async def test_status_callbacks_are_billed_to_the_numbers_organisation(
         "GET", "/v1/calls/usage?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", owner
     )
     assert bad.status_code == 422
+
+
+async def test_concurrent_callbacks_for_one_call_fold_into_one_record(
+    platform: Platform,
+) -> None:
+    owner = await _owner(platform)
+    agent_id = await platform.published_agent(owner)
+    number = await platform.number(owner, agent_id)
+    call_sid = fresh_sid()
+    params = call_params(call_sid, to=number["number"])
+    http = platform.api.client
+    statuses = [
+        {**params, "CallStatus": "ringing"},
+        {**params, "CallStatus": "in-progress"},
+        {**params, "CallStatus": "completed", "CallDuration": "42"},
+        {**params, "CallStatus": "ringing"},
+    ]
+    # No voice webhook first: every callback races to create the record.
+    answers = await asyncio.gather(*(twilio_post(http, STATUS, s) for s in statuses))
+    assert [a.status_code for a in answers] == [204] * len(statuses)
+    calls = await platform.ok("GET", "/v1/calls", owner)
+    assert [c["call_sid"] for c in calls] == [call_sid]
+    (record,) = calls
+    assert record["status"] == "completed" and record["duration_secs"] == 42
