@@ -85,6 +85,7 @@ async def platform_app(
     rest_url: str | None = None,
     serve: bool = False,
     stt_script: tuple[str, ...] = (),
+    **twilio: object,
 ) -> AsyncIterator[Platform]:
     """The app over ASGI at ``BASE``, or (``serve``) run by uvicorn on a real socket
     with its lifespan, for media streams."""
@@ -94,7 +95,7 @@ async def platform_app(
     # What the app builds from CAP_TWILIO_*, with the test account and the app's
     # own number directory and call log.
     telephony = TwilioTelephony(
-        twilio_settings(rest_url, caller_id=None),
+        twilio_settings(rest_url, caller_id=None, **twilio),
         public_url=BASE,
         secret_key=SECRET,
         directory=app.state.number_directory,

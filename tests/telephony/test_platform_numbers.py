@@ -313,3 +313,30 @@ async def test_concurrent_callbacks_for_one_call_fold_into_one_record(
     assert [c["call_sid"] for c in calls] == [call_sid]
     (record,) = calls
     assert record["status"] == "completed" and record["duration_secs"] == 42
+
+
+async def test_numbers_the_control_plane_does_not_hold_fall_back_to_the_file(
+    backend: Backend, tmp_path: Path
+) -> None:
+    file_number, shared = fresh_number(), fresh_number()
+    numbers = tmp_path / "numbers.toml"
+    numbers.write_text(
+        f'[numbers."{file_number}"]\nagent = "default"\n[numbers."{shared}"]\nagent = "default"\n'
+    )
+    async with platform_app(backend, tmp_path, numbers_file=numbers) as platform:
+        owner = await _owner(platform)
+        agent_id = await platform.published_agent(owner)
+        await platform.number(owner, agent_id, number=shared)
+        http = platform.api.client
+        local_sid = fresh_sid()
+        local = await twilio_post(http, VOICE, call_params(local_sid, to=file_number))
+        ours_sid = fresh_sid()
+        ours = await twilio_post(http, VOICE, call_params(ours_sid, to=shared))
+        # The file's number reaches the local agent; its call belongs to no organisation.
+        assert parse_stream(local.text).parameters["agent"] == "default"
+        record = await platform.telephony.calls.get(local_sid)
+        assert record is not None and record.org_id is None
+        listed = await platform.ok("GET", "/v1/calls", owner)
+        assert [c["call_sid"] for c in listed] == [ours_sid]
+        # The control plane wins where both know the number.
+        assert parse_stream(ours.text).parameters["agent"] == agent_id
