@@ -1,12 +1,15 @@
-"""What the three fallback chains share: provider order, error normalising, reporting."""
+"""What the fallback chains share: provider order, one call's walk down the chain
+(``Attempts``: failure bookkeeping, the breaker, reporting, the final error) and
+reading a provider's stream against a deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pipelines.errors import ConfigError, ProviderError, ProviderTimeout
 from pipelines.fallback.breaker import CircuitBreaker
@@ -22,6 +25,7 @@ class Named(Protocol):
 
 
 P = TypeVar("P", bound=Named)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,10 @@ def check_providers(providers: Sequence[P], stage: Stage) -> None:
     names = [p.name for p in providers]
     if len(set(names)) != len(names):
         raise ConfigError(f"{stage} providers need distinct names (the breaker keys on them)")
+
+
+def chain_name(providers: Sequence[P], name: str | None) -> str:
+    return name or "fallback(" + ",".join(p.name for p in providers) + ")"
 
 
 def ordered(providers: Sequence[P], breaker: CircuitBreaker | None) -> Iterator[P]:
@@ -106,3 +114,47 @@ async def aclose_quietly(iterator: Any) -> None:
     if aclose is not None:
         with contextlib.suppress(Exception):
             await aclose()
+
+
+class Attempts(Generic[P]):
+    """One call's walk down a chain, in ``ordered`` order.
+
+    Each provider tried ends in ``failed`` (normalised, counted by the
+    breaker, reported) or ``succeeded``; ``exhausted`` is the error to raise
+    when every provider failed.
+    """
+
+    def __init__(
+        self,
+        stage: Stage,
+        providers: Sequence[P],
+        breaker: CircuitBreaker | None,
+        on_failover: FailoverSink | None,
+    ) -> None:
+        self.stage: Stage = stage
+        self._providers = providers
+        self._breaker = breaker
+        self._on_failover = on_failover
+        self.errors: list[ProviderError] = []
+
+    def __iter__(self) -> Iterator[P]:
+        return ordered(self._providers, self._breaker)
+
+    def failed(self, provider: P, exc: BaseException, carried_text: str = "") -> ProviderError:
+        error = as_provider_error(exc, provider.name)
+        self.errors.append(error)
+        record_failure(self._breaker, provider.name, error)
+        report(self._on_failover, Failover(self.stage, provider.name, error, carried_text))
+        return error
+
+    def succeeded(self, provider: P) -> None:
+        record_success(self._breaker, provider.name)
+
+    def exhausted(self) -> ProviderError:
+        return all_failed(self.stage, self.errors)
+
+
+async def next_within(iterator: AsyncIterator[T], limit: float | None) -> T:
+    """The next item, or ``TimeoutError`` after ``limit`` seconds (None: no limit)."""
+    async with asyncio.timeout(limit):
+        return await anext(iterator)

@@ -12,22 +12,16 @@ stripped from the fallback's output (``PrefixStripper``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from pipelines.errors import ProviderError
 from pipelines.fallback.breaker import CircuitBreaker
 from pipelines.fallback.chain import (
-    Failover,
+    Attempts,
     FailoverSink,
     aclose_quietly,
-    all_failed,
-    as_provider_error,
+    chain_name,
     check_providers,
-    ordered,
-    record_failure,
-    record_success,
-    report,
+    next_within,
 )
 from pipelines.providers.base import ChatMessage, LLMEvent, LLMProvider, TextDelta, ToolSpec
 
@@ -117,7 +111,7 @@ class FallbackLLM:
         self.first_token_timeout = first_token_timeout
         self.idle_timeout = idle_timeout
         self.breaker = breaker
-        self.name = name or "fallback(" + ",".join(p.name for p in providers) + ")"
+        self.name = chain_name(providers, name)
         self.on_failover = on_failover
 
     async def stream(
@@ -125,8 +119,8 @@ class FallbackLLM:
     ) -> AsyncIterator[LLMEvent]:
         heard = ""  # text already passed to the caller, across providers
         tool_called = False
-        errors: list[ProviderError] = []
-        for provider in ordered(self.providers, self.breaker):
+        attempts = Attempts("llm", self.providers, self.breaker, self.on_failover)
+        for provider in attempts:
             context = continuation_messages(messages, heard) if heard else list(messages)
             stripper = PrefixStripper(heard) if heard else None
             events = provider.stream(context, tools)
@@ -134,8 +128,7 @@ class FallbackLLM:
             try:
                 while True:
                     try:
-                        async with asyncio.timeout(timeout):
-                            event = await anext(events)
+                        event = await next_within(events, timeout)
                     except StopAsyncIteration:
                         break
                     timeout = self.idle_timeout
@@ -148,15 +141,12 @@ class FallbackLLM:
                     tool_called = tool_called or event.kind == "tool_call"
                     yield event
             except Exception as exc:
-                error = as_provider_error(exc, provider.name)
-                errors.append(error)
-                record_failure(self.breaker, provider.name, error)
-                report(self.on_failover, Failover("llm", provider.name, error, heard))
+                attempts.failed(provider, exc, heard)
                 if tool_called:
                     return  # tool calls come last: the reply is complete, only usage was lost
                 continue
             finally:
                 await aclose_quietly(events)
-            record_success(self.breaker, provider.name)
+            attempts.succeeded(provider)
             return
-        raise all_failed("llm", errors)
+        raise attempts.exhausted()

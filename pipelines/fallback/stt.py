@@ -22,15 +22,10 @@ from media.frames import AudioFrame
 from pipelines.errors import ConfigError, ProviderError
 from pipelines.fallback.breaker import CircuitBreaker
 from pipelines.fallback.chain import (
-    Failover,
+    Attempts,
     FailoverSink,
-    all_failed,
-    as_provider_error,
+    chain_name,
     check_providers,
-    ordered,
-    record_failure,
-    record_success,
-    report,
 )
 from pipelines.providers.base import STTProvider, STTStream, Transcript
 
@@ -64,7 +59,7 @@ class FallbackSTT:
         self.final_timeout = final_timeout
         self.replay_seconds = replay_seconds
         self.breaker = breaker
-        self.name = name or "fallback(" + ",".join(p.name for p in providers) + ")"
+        self.name = chain_name(providers, name)
         self.on_failover = on_failover
 
     async def open_stream(self, *, language: str = "en") -> FallbackSTTStream:
@@ -171,8 +166,9 @@ class FallbackSTTStream:
                 self._arm_deadline()
 
     async def _run(self) -> None:
-        errors: list[ProviderError] = []
-        for provider in ordered(self.chain.providers, self.chain.breaker):
+        chain = self.chain
+        attempts = Attempts("stt", chain.providers, chain.breaker, chain.on_failover)
+        for provider in attempts:
             stream: STTStream | None = None
             try:
                 async with asyncio.timeout(self.chain.connect_timeout):
@@ -188,7 +184,7 @@ class FallbackSTTStream:
                     async for transcript in stream:
                         if transcript.is_final:
                             self._on_final()
-                            record_success(self.chain.breaker, provider.name)
+                            attempts.succeeded(provider)
                         self._out.put_nowait(transcript)
                 if self._closing:
                     return
@@ -196,17 +192,14 @@ class FallbackSTTStream:
             except Exception as exc:
                 if self._closing:
                     return
-                error = as_provider_error(exc, provider.name)
-                errors.append(error)
-                record_failure(self.chain.breaker, provider.name, error)
-                report(self.chain.on_failover, Failover("stt", provider.name, error))
+                attempts.failed(provider, exc)
                 self._current = None
                 self._deadline = None
                 if stream is not None:
                     self._retire(stream)
-        self._out.put_nowait(all_failed("stt", errors))
+        self._out.put_nowait(attempts.exhausted())
         if not self._opened.done():
-            self._opened.set_exception(all_failed("stt", errors))
+            self._opened.set_exception(attempts.exhausted())
 
     def _retire(self, stream: STTStream) -> None:
         task = asyncio.create_task(_close_quietly(stream))

@@ -16,22 +16,17 @@ All providers must share one ``sample_rate`` (configure the adapters so).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from pipelines.errors import ConfigError, ProviderError
+from pipelines.errors import ConfigError
 from pipelines.fallback.breaker import CircuitBreaker
 from pipelines.fallback.chain import (
-    Failover,
+    Attempts,
     FailoverSink,
     aclose_quietly,
-    all_failed,
-    as_provider_error,
+    chain_name,
     check_providers,
-    ordered,
-    record_failure,
-    record_success,
-    report,
+    next_within,
 )
 from pipelines.providers.base import TTSProvider, TTSTextStream
 
@@ -79,7 +74,7 @@ class FallbackTTS:
         self.idle_timeout = idle_timeout
         self.chars_per_second = chars_per_second
         self.breaker = breaker
-        self.name = name or "fallback(" + ",".join(p.name for p in providers) + ")"
+        self.name = chain_name(providers, name)
         self.on_failover = on_failover
 
     async def open_stream(self) -> TTSTextStream:
@@ -90,17 +85,16 @@ class FallbackTTS:
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         remaining = text
-        errors: list[ProviderError] = []
+        attempts = Attempts("tts", self.providers, self.breaker, self.on_failover)
         bytes_per_second = self.sample_rate * SAMPLE_WIDTH
-        for provider in ordered(self.providers, self.breaker):
+        for provider in attempts:
             chunks = provider.synthesize(remaining)
             timeout: float | None = self.first_byte_timeout
             sent = 0
             try:
                 while True:
                     try:
-                        async with asyncio.timeout(timeout):
-                            chunk = await anext(chunks)
+                        chunk = await next_within(chunks, timeout)
                     except StopAsyncIteration:
                         break
                     if chunk:
@@ -108,17 +102,14 @@ class FallbackTTS:
                         sent += len(chunk)
                         yield chunk
             except Exception as exc:
-                error = as_provider_error(exc, provider.name)
-                errors.append(error)
-                record_failure(self.breaker, provider.name, error)
                 cut = resume_index(remaining, sent / bytes_per_second, self.chars_per_second)
                 remaining = remaining[cut:]
-                report(self.on_failover, Failover("tts", provider.name, error, remaining))
+                attempts.failed(provider, exc, remaining)
                 if not remaining.strip():
                     return
                 continue
             finally:
                 await aclose_quietly(chunks)
-            record_success(self.breaker, provider.name)
+            attempts.succeeded(provider)
             return
-        raise all_failed("tts", errors)
+        raise attempts.exhausted()

@@ -22,16 +22,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from pipelines.errors import ProviderError
 from pipelines.fallback.chain import (
-    Failover,
+    Attempts,
     aclose_quietly,
-    all_failed,
-    as_provider_error,
-    ordered,
-    record_failure,
-    record_success,
-    report,
 )
 from pipelines.fallback.tts import FallbackTTS, resume_index
 from pipelines.providers.base import TextStreamingTTS, TTSProvider, TTSTextStream
@@ -141,9 +134,9 @@ class FallbackTextStream:
 
     async def _audio(self) -> AsyncIterator[bytes]:
         chain = self._chain
-        errors: list[ProviderError] = []
+        attempts = Attempts("tts", chain.providers, chain.breaker, chain.on_failover)
         bytes_per_second = chain.sample_rate * SAMPLE_WIDTH
-        for provider in ordered(chain.providers, chain.breaker):
+        for provider in attempts:
             if self._closed:
                 return
             sent = 0
@@ -162,13 +155,10 @@ class FallbackTextStream:
                         sent += len(chunk)
                         yield chunk
             except Exception as exc:
-                error = as_provider_error(exc, provider.name)
-                errors.append(error)
-                record_failure(chain.breaker, provider.name, error)
                 remaining = self._pushed[self._offset :]
                 cut = resume_index(remaining, sent / bytes_per_second, chain.chars_per_second)
                 self._offset += cut
-                report(chain.on_failover, Failover("tts", provider.name, error, remaining[cut:]))
+                attempts.failed(provider, exc, remaining[cut:])
                 if self._ended_at is not None and not self._pushed[self._offset :].strip():
                     return
                 continue
@@ -176,9 +166,9 @@ class FallbackTextStream:
                 self._inner = None
                 if inner is not None:
                     await aclose_quietly(inner)
-            record_success(chain.breaker, provider.name)
+            attempts.succeeded(provider)
             return
-        raise all_failed("tts", errors)
+        raise attempts.exhausted()
 
     def _start(self, inner: TTSTextStream) -> None:
         """Give a freshly opened provider everything it missed, then go live."""
