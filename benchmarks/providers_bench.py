@@ -1,18 +1,26 @@
 """Cloud adapters against their wire fakes: time to first byte, adapter overhead,
 time to switch to a fallback, and voice-to-voice through whole stacks.
 
-The fakes run in their own process (``tests.fakes.serve``) and answer after a
-fixed ``--latency``. For each call we record:
+The fakes run in their own process (``tests.fakes.serve``), pinned to one
+core while this process is pinned to another (when there are two), and
+answer after a fixed ``--latency``. For each call we record:
 
 * ``ttfb``: call start to the first useful output (token, audio bytes, final
   transcript after ``flush()``), wall clock;
+* ``overhead``: ``ttfb`` minus the fixed server latency: loopback, the fake's
+  own (pinned, out-of-process) work, HTTP/WebSocket stack, SDK and adapter.
+  The 3 ms target is checked on its p95. ``raw`` rows measure the same for a
+  bare httpx/websockets client, so ``adapter - raw`` is the adapter's and
+  SDK's own share;
 * ``client``: the client's share of it, from the fake's own timestamps
   (``perf_counter`` is system-wide on Linux): (request received - call start)
   + (first output - first byte written). Loopback + HTTP/WebSocket stack + SDK
-  + adapter: what the 3 ms target is about. ``raw`` rows are the same for a
-  bare httpx/websockets client, the floor without SDK and adapter;
+  + adapter, without the fake's own processing time;
 * ``cpu``: this process's CPU time for the whole call (SDK + adapter + loop),
   which, unlike wall time, does not grow when the machine is busy.
+
+Input-streaming TTS rows (``-ws``) and first token -> first audio at LLM pace
+are described in ``providers_ws``.
 
 Fallback rows: from the failure (the chain's failover report) to the next
 provider's first output, minus that provider's server latency. Voice to voice:
@@ -50,14 +58,23 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.fakes
 
+from benchmarks.providers_ws import (  # noqa: E402
+    raw_deepgram_speak,
+    raw_elevenlabs,
+    token_to_audio_http,
+    token_to_audio_ws,
+    ws_preopened_call,
+)
 from media.frames import AudioFrame, Reframer  # noqa: E402
 from pipelines.errors import ProviderError  # noqa: E402
 from pipelines.fallback import Failover, FallbackLLM, FallbackSTT, FallbackTTS  # noqa: E402
 from pipelines.providers.base import ChatMessage, LLMProvider, TextDelta, TTSProvider  # noqa: E402
 from pipelines.providers.cloud import (  # noqa: E402
     AnthropicLLM,
+    DeepgramStreamingTTS,
     DeepgramSTT,
     DeepgramTTS,
+    ElevenLabsStreamingTTS,
     ElevenLabsTTS,
     OpenAILLM,
     OpenAISTT,
@@ -68,11 +85,13 @@ from tests.fakes import TEST_API_KEY as KEY  # noqa: E402
 from tests.fakes.audio import speech  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "providers.json"
+EL_WS = "/v1/text-to-speech/voice-1/stream-input"
 HISTORY = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi there!")]
 SENTENCE = "Hello there, how can I help you today?"
 WARMUP = 5
 NAN = float("nan")
 TARGET_MS = 3.0
+MINUS_RAW_KEYS = ("overhead_p50_ms", "overhead_p95_ms", "cpu_ttfb_p50_ms", "cpu_ttfb_p95_ms")
 
 Sample = tuple[float, float, float, float]  # ttfb, client share, cpu to first output, cpu (s)
 Call = Callable[[], Awaitable[tuple[float, float, float]]]  # t0, first output, cpu at first
@@ -106,11 +125,21 @@ class Remote:
         rec = await self.last(path)
         return float((rec["received_at"] - t0) + (first - rec["first_byte_at"]))
 
+    async def text_share(self, path: str, t0: float, first: float) -> float:
+        """Pre-opened socket: (first text in - t0) + (first audio read - first audio sent)."""
+        rec = await self.last(path)
+        received = next(t for what, t in rec["marks"] if what in ("in:text", "in:Speak"))
+        return float((received - t0) + (first - rec["first_byte_at"]))
+
     async def finalize_share(self, t0: float, first: float) -> float:
         marks = (await self.last("/v1/listen"))["marks"]
         received = next(t for what, t in reversed(marks) if what == "in:Finalize")
         sent = next(t for what, t in reversed(marks) if what == "out:from_finalize")
         return float((received - t0) + (first - sent))
+
+
+async def _zero() -> float:
+    return 0.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -129,13 +158,36 @@ async def measure(run: Runner, runs: int) -> list[Sample]:
     return [await run() for _ in range(runs)]
 
 
-def summary(samples: list[Sample]) -> dict[str, float]:
+def summary(samples: list[Sample], latency: float) -> dict[str, float]:
+    """Percentiles; ``overhead`` is TTFB minus the fake's fixed server latency."""
     out: dict[str, float] = {}
     for i, label in enumerate(("ttfb", "client", "cpu_ttfb", "cpu")):
         values = [s[i] for s in samples]
         out[f"{label}_p50_ms"] = ms(pct(values, 0.5))
         out[f"{label}_p95_ms"] = ms(pct(values, 0.95))
+        if label == "ttfb":
+            out["overhead_p50_ms"] = ms(pct(values, 0.5) - latency)
+            out["overhead_p95_ms"] = ms(pct(values, 0.95) - latency)
     return out
+
+
+def served_after(name: str, latency: float) -> float:
+    """The fake's fixed latency inside a row's TTFB.
+
+    Deepgram STT is timed on a socket opened earlier: its latency was paid at
+    connect, and the Finalize -> final result path has none.
+    """
+    return 0.0 if name == "deepgram-stt" else latency
+
+
+def pin_cores(server_pid: int) -> dict[str, Any]:
+    """Fakes on one core, this process on another, so neither steals the other's CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return {"pinned": False, "cpus": cpus}
+    os.sched_setaffinity(server_pid, {cpus[-1]})
+    os.sched_setaffinity(0, {cpus[0]})
+    return {"pinned": True, "client_cpu": cpus[0], "server_cpu": cpus[-1]}
 
 
 def timed(call: Call, share: Callable[..., Any]) -> Runner:
@@ -362,13 +414,20 @@ def v2v(stt: DeepgramSTT | OpenAISTT, llm: LLMProvider, tts: TTSProvider) -> Run
 
 
 async def bench(runs: int, latency: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"adapters": {}, "raw": {}, "fallback_switch": {}, "voice_to_voice": {}}
+    out: dict[str, Any] = {
+        "adapters": {},
+        "raw": {},
+        "token_to_first_audio": {},
+        "fallback_switch": {},
+        "voice_to_voice": {},
+    }
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.fakes.serve", "--latency", str(latency),
         cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert server.stdout is not None and server.stdin is not None
     ports = json.loads(await server.stdout.readline())
+    out["pinning"] = pin_cores(server.pid)
     async with AsyncExitStack() as stack:
         control = await stack.enter_async_context(httpx.AsyncClient())
         oa, ob, an, dg, el = (
@@ -382,7 +441,9 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
         tts_e = ElevenLabsTTS(api_key=KEY, voice_id="voice-1", base_url=el.http_url)
         tts_d = DeepgramTTS(api_key=KEY, base_url=dg.http_url, sample_rate=16_000)
         tts_o = OpenAITTS(api_key=KEY, base_url=f"{ob.http_url}/v1")
-        for adapter in (llm_o, llm_a, stt_o, stt_d, tts_e, tts_d, tts_o):
+        tts_ew = ElevenLabsStreamingTTS(api_key=KEY, voice_id="voice-1", base_url=el.http_url)
+        tts_dw = DeepgramStreamingTTS(api_key=KEY, base_url=dg.http_url, sample_rate=16_000)
+        for adapter in (llm_o, llm_a, stt_o, stt_d, tts_e, tts_d, tts_o, tts_ew, tts_dw):
             stack.push_async_callback(adapter.aclose)
 
         def share(fake: Remote, path: str) -> Callable[..., Any]:
@@ -402,9 +463,19 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
             ),
             "deepgram-tts": timed(tts_call(tts_d), share(dg, "/v1/speak")),
             "openai-tts": timed(tts_call(tts_o), share(ob, "/v1/audio/speech")),
+            "elevenlabs-ws": timed(tts_call(tts_ew), share(el, EL_WS)),
+            "deepgram-ws": timed(tts_call(tts_dw), share(dg, "/v1/speak")),
+            "elevenlabs-ws/pre-opened": timed(
+                ws_preopened_call(tts_ew, SENTENCE),
+                lambda t0, first: el.text_share(EL_WS, t0, first),
+            ),
+            "deepgram-ws/pre-opened": timed(
+                ws_preopened_call(tts_dw, SENTENCE),
+                lambda t0, first: dg.text_share("/v1/speak", t0, first),
+            ),
         }
         for name, run in cases.items():
-            out["adapters"][name] = summary(await measure(run, runs))
+            out["adapters"][name] = summary(await measure(run, runs), served_after(name, latency))
             print(f"  measured {name}", file=sys.stderr)
 
         http = await stack.enter_async_context(httpx.AsyncClient())
@@ -430,9 +501,38 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
                 http, f"{el.http_url}/v1/text-to-speech/voice-1/stream?output_format=pcm_16000",
                 None, json={"text": SENTENCE}, headers={"xi-api-key": KEY},
             ), share(el, "/v1/text-to-speech/voice-1/stream")),
+            "deepgram-tts": timed(raw_http(
+                http, f"{dg.http_url}/v1/speak?encoding=linear16&sample_rate=16000&container=none",
+                None, json={"text": SENTENCE}, headers={"Authorization": f"Token {KEY}"},
+            ), share(dg, "/v1/speak")),
+            "openai-tts": timed(raw_http(
+                http, f"{ob.http_url}/v1/audio/speech", None,
+                json={"model": "m", "input": SENTENCE, "voice": "alloy", "response_format": "pcm"},
+                headers={"Authorization": f"Bearer {KEY}"},
+            ), share(ob, "/v1/audio/speech")),
+            "elevenlabs-ws": timed(raw_elevenlabs(el.ws_url, KEY, SENTENCE), share(el, EL_WS)),
+            "deepgram-ws": timed(raw_deepgram_speak(dg.ws_url, KEY, SENTENCE),
+                                 share(dg, "/v1/speak")),
         }  # fmt: skip
         for name, run in raw.items():
-            out["raw"][name] = summary(await measure(run, runs))
+            out["raw"][name] = summary(await measure(run, runs), served_after(name, latency))
+            print(f"  measured raw {name}", file=sys.stderr)
+
+        # Text streamed at LLM pace: sentence-by-sentence HTTP vs one socket per reply.
+        streamed = {
+            "elevenlabs (http, per sentence)": token_to_audio_http(tts_e),
+            "elevenlabs-ws": token_to_audio_ws(tts_ew),
+            "deepgram-tts (http, per sentence)": token_to_audio_http(tts_d),
+            "deepgram-ws": token_to_audio_ws(tts_dw),
+        }
+        for name, call in streamed.items():
+            waits = [s[0] for s in await measure(timed(call, lambda t0, first: _zero()), runs)]
+            out["token_to_first_audio"][name] = {
+                "p50_ms": ms(pct(waits, 0.5)),
+                "p95_ms": ms(pct(waits, 0.95)),
+                "minus_server_latency_p50_ms": ms(pct(waits, 0.5) - latency),
+            }
+            print(f"  measured token->audio {name}", file=sys.stderr)
 
         switches: dict[str, tuple[Remote, Runner]] = {
             "llm": (oa, switch_llm(llm_o, llm_a)),
@@ -475,17 +575,20 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> None:
-    head = f"{'adapter (ms)':<24}" + "".join(
-        f"{h:>9}"
-        for h in ("ttfb50", "ttfb95", "client50", "client95", "cpu1st50", "cpu1st95", "cpu50")
-    )
-    print(head)
+    heads = ("ttfb50", "ttfb95", "over50", "over95", "client50", "client95", "cpu1st50", "cpu1st95")
+    print(f"{'adapter (ms)':<26}" + "".join(f"{h:>9}" for h in heads))
     rows = [*result["adapters"].items(), *((f"raw {n}", s) for n, s in result["raw"].items())]
     for name, s in rows:
-        cols = ("ttfb", "client", "cpu")
+        cols = ("ttfb", "overhead", "client", "cpu_ttfb")
         print(
-            f"{name:<24}"
+            f"{name:<26}"
             + "".join(f"{s[f'{c}_{p}_ms']:>9.2f}" for c in cols for p in ("p50", "p95"))
+        )
+    print("\ntext streamed at LLM pace: first token -> first audio (ms)")
+    for name, s in result["token_to_first_audio"].items():
+        print(
+            f"  {name:<36} p50 {s['p50_ms']:>7.2f}  p95 {s['p95_ms']:>7.2f}"
+            f"   minus server latency p50 {s['minus_server_latency_p50_ms']:>7.2f}"
         )
     print("\nfallback switch: failure -> next provider's first output, minus its latency (ms)")
     for name, s in result["fallback_switch"].items():
@@ -498,15 +601,16 @@ def report(result: dict[str, Any]) -> None:
             f"   minus server latency: p50 {s['overhead_p50_ms']:>6.2f}"
             f"  p95 {s['overhead_p95_ms']:>6.2f}"
         )
-    print("\nSDK + adapter over the bare client (ms): client p50, CPU to first output p50/p95")
+    print(
+        "\nadapter's own share, adapter - bare client (ms):"
+        " overhead p50/p95, CPU to first output p50/p95"
+    )
     for name, d in result["adapter_minus_raw"].items():
-        print(
-            f"  {name:<20} {d['client_p50_ms']:>7.2f} {d['cpu_ttfb_p50_ms']:>7.2f}"
-            f" {d['cpu_ttfb_p95_ms']:>7.2f}"
-        )
+        print(f"  {name:<20}" + "".join(f" {d[k]:>7.2f}" for k in MINUS_RAW_KEYS))
     target = result["target"]
-    print(f"\nclient share p95 <= {TARGET_MS} ms: met by {target['met'] or 'none'}")
-    print(f"load average during the run: {result['environment']['loadavg']}")
+    print(f"\noverhead p95 <= {TARGET_MS} ms: met by {target['met'] or 'none'}")
+    env = result["environment"]
+    print(f"load average at start / end: {env['loadavg_start']} / {env['loadavg']}")
 
 
 def main() -> None:
@@ -515,18 +619,16 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="fake server latency, s")
     args = parser.parse_args()
     logging.getLogger("pipelines.fallback").setLevel(logging.ERROR)  # failovers are the point
+    load_start = [round(x, 2) for x in os.getloadavg()]
     result = asyncio.run(bench(args.runs, args.latency))
     # SDK + adapter cost over the bare client, where there is a bare-client row.
     result["adapter_minus_raw"] = {
-        name: {
-            key: round(result["adapters"][name][key] - raw[key], 2)
-            for key in ("client_p50_ms", "cpu_ttfb_p50_ms", "cpu_ttfb_p95_ms")
-        }
+        name: {key: round(result["adapters"][name][key] - raw[key], 2) for key in MINUS_RAW_KEYS}
         for name, raw in result["raw"].items()
     }
-    met = [n for n, s in result["adapters"].items() if s["client_p95_ms"] <= TARGET_MS]
+    met = [n for n, s in result["adapters"].items() if s["overhead_p95_ms"] <= TARGET_MS]
     result["target"] = {
-        "client_p95_ms_max": TARGET_MS,
+        "overhead_p95_ms_max": TARGET_MS,
         "met": met,
         "missed": [n for n in result["adapters"] if n not in met],
     }
@@ -534,6 +636,7 @@ def main() -> None:
     result["environment"] = {
         "python": platform.python_version(),
         "cpus": len(os.sched_getaffinity(0)),
+        "loadavg_start": load_start,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
         "sdks": {p: version(p) for p in ("openai", "anthropic", "deepgram-sdk", "elevenlabs")},
         "date": time.strftime("%Y-%m-%d"),

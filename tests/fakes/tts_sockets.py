@@ -7,7 +7,8 @@ characters were voiced. Knobs (``FaultKnobs`` plus the fake's own):
 - ``hang``: the handshake is never answered;
 - ``error_status``: the handshake is refused with that HTTP status and the
   provider's REST error body;
-- ``latency``: seconds before the first audio of a socket;
+- ``latency``: seconds before the first audio of a socket (not the handshake,
+  so a socket's first audio comes ``latency`` after the text, as over HTTP);
 - ``token_interval``: seconds between audio messages;
 - ``disconnect_after``: drop the TCP connection after that many audio messages;
 - ``stream_error_after`` (on the fake): send the provider's in-band error
@@ -140,16 +141,30 @@ async def _run_socket(
     sender = asyncio.get_running_loop().create_task(pump.run())
     try:
         await receive()
-        # The client ended its input: let the pump finish what it has queued.
+        # The client ended its input: let the pump finish what it has queued,
+        # still reading so a client that closes first gets its close answered.
         idle = asyncio.ensure_future(pump.idle.wait())
+        drain = asyncio.ensure_future(_drain(ws))
         try:
-            await asyncio.wait({sender, idle}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({sender, idle, drain}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             idle.cancel()
+            drain.cancel()
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
+
+
+async def _before_handshake(fake: FakeServer) -> None:
+    """``hang`` applies to the handshake; ``latency`` to the first audio (``AudioPump``)."""
+    if fake.knobs.hang:
+        await fake.before_first_byte()
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    async for _ in ws:
+        pass  # input after the end of input is ignored
 
 
 # ---------------------------------------------------------------- ElevenLabs
@@ -159,7 +174,7 @@ async def elevenlabs_stream_input(fake: ElevenLabsFake, request: web.Request) ->
     from tests.fakes.elevenlabs_server import error_response
 
     rec = await fake.record(request)
-    await fake.before_first_byte()
+    await _before_handshake(fake)
     header_key = request.headers.get("xi-api-key")
     if header_key is not None and header_key != fake.api_key:
         return error_response(401)
@@ -302,7 +317,7 @@ async def deepgram_speak_socket(fake: DeepgramFake, request: web.Request) -> web
     from tests.fakes.deepgram_server import rest_error
 
     rec = await fake.record(request)
-    await fake.before_first_byte()
+    await _before_handshake(fake)
     if request.headers.get("Authorization") != f"Token {fake.api_key}":
         return rest_error(401)
     if fake.knobs.error_status is not None:
