@@ -59,6 +59,10 @@ class DocumentCatalog(Protocol):
 
     async def bytes_used(self, org_id: str) -> int: ...
 
+    async def list_unfinished(self) -> list[DocumentRecord]:
+        """Every organisation's documents still `INDEXING` (a restart resumes them)."""
+        ...
+
 
 class InMemoryCatalog:
     def __init__(self) -> None:
@@ -100,6 +104,10 @@ class InMemoryCatalog:
 
     async def bytes_used(self, org_id: str) -> int:
         return sum(d.size_bytes for d in self._docs.values() if d.org_id == org_id)
+
+    async def list_unfinished(self) -> list[DocumentRecord]:
+        docs = [d for d in self._docs.values() if d.state is DocumentState.INDEXING]
+        return sorted(docs, key=lambda d: d.created_at)
 
 
 _COLUMNS = (
@@ -208,6 +216,12 @@ class SqliteCatalog:
             return int(row[0])
 
         return await asyncio.to_thread(run)
+
+    async def list_unfinished(self) -> list[DocumentRecord]:
+        return await self._query(
+            f"SELECT {_COLUMNS} FROM documents WHERE state = ? ORDER BY created_at",
+            (DocumentState.INDEXING.value,),
+        )
 
     def close(self) -> None:
         with self._lock:

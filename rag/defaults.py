@@ -13,6 +13,7 @@ from rag.jobs import JobBoard
 from rag.limits import IngestLimits
 from rag.parsing.runner import DocumentParser
 from rag.service import KnowledgeService
+from rag.spool import UploadSpool
 from rag.store import QdrantConnection, QdrantStore, VectorStore
 
 #: "edge" (the default): Qdrant Edge, the Qdrant engine in-process (`qdrant-edge-py`):
@@ -37,7 +38,9 @@ def open_knowledge_service(
     """The service on `data_dir`: catalog.sqlite, plus the vectors under edge/ (or
     qdrant/) unless `qdrant_url` points at a Qdrant server (qdrant-client,
     `QdrantStore`). Call inside a running event loop; `await service.aclose()`
-    releases everything, the embedder included.
+    releases everything, the embedder included. Uploads wait under uploads/ until
+    their job ends: `await service.resume()` re-queues those a previous process
+    left unfinished.
     """
     root = Path(data_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -83,4 +86,5 @@ def open_knowledge_service(
         limits=limits,
         chunking=chunking,
         on_close=hooks,
+        spool=UploadSpool(root / "uploads"),
     )

@@ -20,8 +20,10 @@ from rag.embeddings.base import Embedder
 from rag.errors import (
     DocumentDeleted,
     EmptyDocument,
+    InputRejected,
     InvalidScope,
     NotFound,
+    QueueFull,
     QuotaExceeded,
     TooLarge,
 )
@@ -32,6 +34,7 @@ from rag.parsing.blocks import DocumentKind
 from rag.parsing.detect import detect_kind
 from rag.parsing.runner import DocumentParser
 from rag.parsing.zipguard import check_zip
+from rag.spool import UploadSpool
 from rag.store import ChunkRecord, Scope, VectorStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class KnowledgeService:
         chunking: ChunkingConfig | None = None,
         on_close: Sequence[Callable[[], Awaitable[None]]] = (),
         max_turn_searches_in_flight: int = 4,
+        spool: UploadSpool | None = None,
     ) -> None:
         if (store.model_id, store.dim) != (embedder.model_id, embedder.dim):
             raise ValueError(
@@ -67,6 +71,9 @@ class KnowledgeService:
         self.parser = parser or DocumentParser(self.limits)
         self.jobs = jobs or JobBoard()
         self.chunking = chunking or ChunkingConfig()
+        #: Where uploads wait for their job; without one a restart cannot resume jobs.
+        self.spool = spool
+        self._closing = False
         self.stats = RetrievalStats()
         self._on_close = list(on_close)
         self._max_turn_inflight = max_turn_searches_in_flight
@@ -133,15 +140,61 @@ class KnowledgeService:
                 created_at=now,
             )
             await self.catalog.add(record)
+        try:
+            if self.spool is not None:
+                await asyncio.to_thread(self.spool.put, document_id, data)
+            return self._submit(job, record, kind, data)
+        except BaseException:
+            await self.catalog.remove(org_id, document_id)
+            if self.spool is not None:
+                await asyncio.to_thread(self.spool.drop, document_id)
+            raise
 
+    def _submit(
+        self, job: IngestJob, record: DocumentRecord, kind: DocumentKind, data: bytes
+    ) -> IngestJob:
         async def work(handle: JobHandle) -> None:
             await self._process(handle, record, kind, data)
 
-        try:
-            return self.jobs.submit(job, work)
-        except BaseException:
-            await self.catalog.remove(org_id, document_id)
-            raise
+        return self.jobs.submit(job, work)
+
+    async def resume(self) -> list[IngestJob]:
+        """Queue again the documents a stopped process left `INDEXING`; call once at start.
+
+        Their partial vectors go first. A document whose upload is not in the spool
+        (or with no spool) cannot be resumed: it is forgotten, as a failed job is,
+        so it neither sits "indexing" forever nor blocks a re-upload.
+        """
+        resumed: list[IngestJob] = []
+        for left in await self.catalog.list_unfinished():
+            if not self._orphaned(left):
+                continue  # a job of this process
+            data = None
+            if self.spool is not None:
+                data = await asyncio.to_thread(self.spool.get, left.document_id)
+            if data is None:
+                await self._forget(left)
+                continue
+            await self.store.delete_document(left.org_id, left.document_id)
+            now = time.time()
+            job = IngestJob(
+                job_id=new_job_id(),
+                org_id=left.org_id,
+                kb_id=left.kb_id,
+                document_id=left.document_id,
+                filename=left.filename,
+                status=JobStatus.QUEUED,
+                created_at=now,
+                updated_at=now,
+            )
+            record = replace(left, job_id=job.job_id)
+            await self.catalog.add(record)
+            try:
+                kind = detect_kind(record.filename, data)
+                resumed.append(self._submit(job, record, kind, data))
+            except (InputRejected, QueueFull):
+                await self._forget(record)
+        return resumed
 
     def _orphaned(self, record: DocumentRecord) -> bool:
         if record.state is not DocumentState.INDEXING:
@@ -205,16 +258,29 @@ class KnowledgeService:
             await self.catalog.mark_indexed(
                 record.org_id, record.document_id, len(chunks), parsed.units
             )
+            await self._unspool(record)
+        except asyncio.CancelledError:
+            if self._closing and self.spool is not None:
+                # Shutdown: the spooled upload and the catalog entry stay for `resume`.
+                await asyncio.shield(self.store.delete_document(record.org_id, record.document_id))
+            else:
+                await self._forget(record)
+            raise
         except BaseException:
             await self._forget(record)
             raise
 
+    async def _unspool(self, record: DocumentRecord) -> None:
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.drop, record.document_id)
+
     async def _forget(self, record: DocumentRecord) -> None:
-        """Undo a failed ingestion: partial vectors and the catalog entry both go."""
+        """Undo a failed ingestion: partial vectors, the catalog entry and the upload go."""
         try:
             await asyncio.shield(self.store.delete_document(record.org_id, record.document_id))
         finally:
             await asyncio.shield(self.catalog.remove(record.org_id, record.document_id))
+            await asyncio.shield(self._unspool(record))
 
     @staticmethod
     def _record(doc: DocumentRecord, chunk: Chunk, vector: list[float]) -> ChunkRecord:
@@ -353,7 +419,12 @@ class KnowledgeService:
             task.exception()  # retrieved here so an abandoned failure is not reported
 
     async def aclose(self) -> None:
-        """Stop the job workers and the parser processes, then run `on_close` hooks."""
+        """Stop the job workers and the parser processes, then run `on_close` hooks.
+
+        With a spool, jobs cut short or still queued stay `INDEXING` in the catalog
+        for `resume` in the next process.
+        """
+        self._closing = True
         for task in list(self._turn_tasks):
             task.cancel()
         if self._turn_tasks:

@@ -7,6 +7,7 @@ process and inside the running loop (rag's job workers are tasks on it).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from rag.hits import Hit
 from rag.service import KnowledgeService
 
 ServiceOpener = Callable[[], KnowledgeService]
+log = logging.getLogger(__name__)
 
 
 def default_opener(settings: Settings) -> ServiceOpener:
@@ -53,7 +55,9 @@ class KnowledgeRuntime:
         if self._service is None:
             async with self._lock:
                 if self._service is None:
-                    self._service = self._opener()
+                    service = self._opener()
+                    self._service = service
+                    await _resume(service)
         return self._service
 
     async def retrieve_for_turn(
@@ -66,6 +70,17 @@ class KnowledgeRuntime:
         service, self._service = self._service, None
         if service is not None:
             await service.aclose()
+
+
+async def _resume(service: KnowledgeService) -> None:
+    """Re-queue the ingestion jobs a previous process left unfinished."""
+    try:
+        resumed = await service.resume()
+    except Exception:
+        log.exception("knowledge: resuming unfinished ingestion jobs failed")
+        return
+    if resumed:
+        log.info("knowledge: resumed %d unfinished ingestion jobs", len(resumed))
 
 
 def knowledge_of(conn: HTTPConnection | FastAPI) -> KnowledgeRuntime:

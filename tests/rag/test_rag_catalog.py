@@ -54,6 +54,8 @@ async def test_catalog_contract(catalog: DocumentCatalog) -> None:
     assert got is not None and (got.state, got.chunks, got.units) == (DocumentState.INDEXED, 7, 3)
     assert await catalog.get("x", "d1") is None  # never across organisations
     assert [d.document_id for d in await catalog.list_documents("o", "kb")] == ["d1", "d2"]
+    # Every organisation's documents still indexing, oldest first (what a restart resumes).
+    assert [d.document_id for d in await catalog.list_unfinished()] == ["d2", "d3", "d4"]
     removed = await catalog.remove_knowledge_base("o", "kb")
     assert sorted(d.document_id for d in removed) == ["d1", "d2"]
     assert await catalog.bytes_used("o") == 10
