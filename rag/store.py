@@ -1,5 +1,10 @@
 """Vector store over Qdrant: one code path for local mode (on disk) and a server.
 
+In production this is the store (qdrant-client against the server's URL). The
+embedded default is `rag.edge_store.EdgeStore` (the Qdrant engine in-process);
+local mode stays as the pure-Python embedded option, slow past a few thousand
+chunks (benchmarks/results/rag.json).
+
 Tenancy is structural: `search` takes a `Scope`, which cannot be built without an
 organisation id and at least one knowledge base id, and the Qdrant filter is made
 from it here and nowhere else. Results are re-checked against the scope before
