@@ -326,3 +326,80 @@ async def test_fallback_to_a_plain_http_provider_goes_sentence_by_sentence() -> 
         # Two sentences, one request each (the fake voices no gap between them).
         assert decode_text(audio, RATE).replace(" ", "") == TEXT.replace(" ", "")
         assert [r.path for r in el.requests].count("/v1/text-to-speech/voice-1/stream") == 2
+
+
+async def test_slow_first_audio_fails_over_after_the_deadline() -> None:
+    async with ElevenLabsFake() as el, DeepgramFake() as dg:
+        el.knobs.latency = 2.0  # the fake's fixed latency before a socket's first audio
+        primary = ElevenLabsStreamingTTS(
+            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
+        )
+        backup = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        failovers: list[Failover] = []
+        chain = FallbackTTS([primary, backup], first_byte_timeout=0.2, on_failover=failovers.append)
+        stream = await chain.open_stream()
+        stream.push_text(FIRST)
+        stream.end_input()
+        audio = await asyncio.wait_for(collect(stream), 1.5)
+        assert [f.provider for f in failovers] == ["elevenlabs-ws"]
+        assert isinstance(failovers[0].error, ProviderTimeout)
+        assert decode_text(audio, RATE).strip() == FIRST.strip()
+
+
+async def test_stall_mid_stream_fails_over_after_the_idle_deadline() -> None:
+    async with DeepgramFake() as dg, ElevenLabsFake() as el:
+        dg.stall_after = 3
+        primary = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        backup = ElevenLabsStreamingTTS(
+            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
+        )
+        failovers: list[Failover] = []
+        chain = FallbackTTS([primary, backup], idle_timeout=0.2, on_failover=failovers.append)
+        stream = await chain.open_stream()
+        stream.push_text(TEXT)
+        stream.end_input()
+        audio = await asyncio.wait_for(collect(stream), 3)
+        [failover] = failovers
+        assert failover.provider == "deepgram-ws" and isinstance(failover.error, ProviderTimeout)
+        assert decode_text(audio, RATE).strip().endswith(failover.carried_text.strip())
+
+
+# ---------------------------------------------------------------- untrusted provider messages
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["not json", "[1, 2]", '{"audio": "%%%not-base64%%%"}', b"\x00\x01"],
+)
+def test_malformed_elevenlabs_messages_are_errors_not_crashes(message: str | bytes) -> None:
+    codec = ElevenLabsStreamingTTS(api_key=API_KEY, voice_id="v").codec()
+    event = codec.decode(message)
+    assert event.error is not None and event.error.retryable and not event.audio
+
+
+def test_elevenlabs_error_message_maps_its_status() -> None:
+    codec = ElevenLabsStreamingTTS(api_key=API_KEY, voice_id="v").codec()
+    event = codec.decode('{"message": "Quota exceeded.", "error": "quota_exceeded", "code": 1008}')
+    assert isinstance(event.error, ProviderStatusError)
+    assert event.error.status == 402 and not event.error.retryable
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        ('{"type": "Error", "err_code": "DATA-0000", "err_msg": "bad"}', 400),
+        ('{"type": "Error", "err_code": "SOMETHING", "description": "x"}', 500),
+    ],
+)
+def test_deepgram_error_messages_map_their_status(message: str, status: int) -> None:
+    event = DeepgramStreamingTTS(api_key=API_KEY).codec().decode(message)
+    assert isinstance(event.error, ProviderStatusError) and event.error.status == status
+
+
+def test_deepgram_ignores_metadata_warnings_and_unknown_types() -> None:
+    codec = DeepgramStreamingTTS(api_key=API_KEY).codec()
+    for message in ('{"type": "Metadata"}', '{"type": "Warning", "description": "w"}', "{}"):
+        event = codec.decode(message)
+        assert event.error is None and not event.audio and not event.flushed
+    assert codec.decode('{"type": "Flushed", "sequence_id": 0}').flushed
+    assert codec.decode("garbage").error is not None
