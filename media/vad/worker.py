@@ -100,11 +100,10 @@ class SileroWorkerStream:
                 self._sink(timestamp, duration, self._probability)
 
     def reset(self) -> None:
-        self._worker._reset(self)
         # Windows in flight are forgotten (their results are discarded), frames too.
+        self._resolved = self._worker._reset(self)
         self._frames.clear()
         self._dropped.clear()
-        self._resolved = self._state.next_window
         self._probability = 0.0
 
     def close(self) -> None:
@@ -223,10 +222,12 @@ class SileroWorker:
                     self._cond.notify()
             return state.next_window + state.pending_windows - 1
 
-    def _reset(self, stream: SileroWorkerStream) -> None:
+    def _reset(self, stream: SileroWorkerStream) -> int:
+        """Forget the stream's audio; returns the index its next window will have."""
         with self._cond:
             stream._state.reset()
             self._ready.pop(stream, None)
+            return stream._state.next_window
 
     def _remove(self, stream: SileroWorkerStream) -> None:
         with self._cond:
