@@ -203,3 +203,28 @@ async def test_twilio_failures_map_to_clear_statuses(
     finally:
         platform.telephony.control = control
     assert off.status_code == 503 and "CAP_TWILIO_ACCOUNT_SID" in off.text
+
+
+async def test_a_revoked_key_or_a_suspended_organisation_controls_no_call(
+    platform: Platform, rest_fake: TwilioRestFake
+) -> None:
+    line = await _line(platform)
+    http = platform.api.client
+    body = {"to": "+15551234567", "agent_id": line.agent_id}
+    placed = await http.post("/v1/calls", json=body, headers=line.key)
+    assert placed.status_code == 201
+    call_sid = placed.json()["call_sid"]
+    made = await platform.ok(
+        "POST", "/v1/api-keys", line.owner, json={"name": "short-lived", "scopes": ["calls.write"]}
+    )
+    short = {"Authorization": f"Bearer {made['secret']}"}
+    assert (await http.post("/v1/calls", json=body, headers=short)).status_code == 201
+    await platform.ok("DELETE", f"/v1/api-keys/{made['id']}", line.owner)
+    assert (await http.post("/v1/calls", json=body, headers=short)).status_code == 401
+    admin = await platform.api.person(org=False, admin=True, tag="admin")
+    await platform.ok(
+        "POST", f"/v1/admin/orgs/{line.owner.org_id}/suspend", admin, json={"reason": "fraud"}
+    )
+    hang_up = await http.post(f"/v1/calls/{call_sid}/hangup", headers=line.key)
+    assert hang_up.status_code == 403 and "suspended" in hang_up.text
+    assert len(rest_fake.calls) == 2 and rest_fake.calls[call_sid].status == "queued"
