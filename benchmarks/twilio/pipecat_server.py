@@ -182,6 +182,7 @@ def main(argv: list[str]) -> None:
     app = build(calls, freeze)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)  # connections wait in the backlog until the server is up
     config = uvicorn.Config(app, loop="uvloop", ws=ws, log_level="warning")
     print(READY + str(sock.getsockname()[1]), flush=True)
     uvicorn.Server(config).run(sockets=[sock])

@@ -201,6 +201,7 @@ def main(argv: list[str]) -> None:
     bench = Bench(calls, freeze)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)  # connections wait in the backlog until the server is up
     config = uvicorn.Config(
         bench.app(),
         loop="uvloop",
