@@ -1,7 +1,8 @@
 """CORS for the endpoints a widget on another site calls.
 
 Widget requests carry a publishable key in the body and no cookies, so any
-origin may call them; the key (later with its allowed origins) is the check.
+origin may call them; the key, with its allowed origins (checked against the
+request's Origin header), is the check.
 Only these routes get the headers: the rest of the API keeps its own policy.
 """
 

@@ -1,9 +1,11 @@
-"""Publishable widget keys: which agents a key embedded in a web page may talk to.
+"""Widget keys from settings: which local agents a key in a web page may talk to.
 
 A widget key is public (it sits in the page's HTML), so it grants only opening
-voice and text sessions with named agents, never any API access. The control
-plane will back ``WidgetKeyChecker`` with its API keys and allowed origins;
-until then ``SettingsWidgetKeys`` serves two kinds of keys:
+voice and text sessions with named agents, never any API access. With a
+control plane, an organisation's publishable API keys (``pk_``, bound to one
+agent and its allowed origins; ``tenancy.publishable``) are checked first
+(``control_plane.webrtc.admission``); the keys here open the locally configured
+agents only, for the demo page and servers without accounts:
 
 - explicit keys from settings (``widget_keys``: key -> agent ids);
 - a derived key per agent, ``pk_<hmac(secret_key, agent)>``, so every agent has
