@@ -185,7 +185,11 @@ async def pipecat_codec(frames: int) -> dict[str, float]:
 def _child(args: list[str], python: str = sys.executable) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [python, __file__, *args], capture_output=True, text=True, env=env, check=False
+        [python, "-m", "benchmarks.twilio_bench", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     for line in done.stdout.splitlines():
         if line.startswith(RESULT):
