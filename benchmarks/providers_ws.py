@@ -57,7 +57,9 @@ def raw_ws_call(url: str, headers: dict[str, str], opening: list[str], speak: li
 
     async def call() -> tuple[float, float, float]:
         t0, first, cpu = time.perf_counter(), 0.0, 0.0
-        async with connect(url, additional_headers=headers, compression=None) as ws:
+        async with connect(
+            url, additional_headers=headers, compression=None, close_timeout=0.5
+        ) as ws:
             for out in [*opening, *speak]:
                 await ws.send(out)
             async for message in ws:

@@ -138,33 +138,50 @@ class AudioPump:
 async def _run_socket(
     pump: AudioPump, receive: Callable[[], Awaitable[None]], ws: web.WebSocketResponse
 ) -> None:
-    sender = asyncio.get_running_loop().create_task(pump.run())
-    try:
+    """Read until the client ends its input, then until the pump has sent it all.
+
+    One task reads the socket from start to end (never cancelled mid-read), so
+    a client that closes first always gets its close answered.
+    """
+    loop = asyncio.get_running_loop()
+    sender = loop.create_task(pump.run())
+    input_done = asyncio.Event()
+
+    async def read() -> None:
         await receive()
-        # The client ended its input: let the pump finish what it has queued,
-        # still reading so a client that closes first gets its close answered.
-        idle = asyncio.ensure_future(pump.idle.wait())
-        drain = asyncio.ensure_future(_drain(ws))
-        try:
-            await asyncio.wait({sender, idle, drain}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            idle.cancel()
-            drain.cancel()
+        input_done.set()
+        async for _ in ws:
+            pass  # anything after the end of input is ignored
+
+    reader = loop.create_task(read())
+    waiters: set[asyncio.Future[Any]] = set()
+    try:
+        ended = asyncio.ensure_future(input_done.wait())
+        waiters.add(ended)
+        await asyncio.wait({sender, reader, ended}, return_when=asyncio.FIRST_COMPLETED)
+        if input_done.is_set() and not reader.done() and not sender.done():
+            idle = asyncio.ensure_future(pump.idle.wait())
+            waiters.add(idle)
+            await asyncio.wait({sender, reader, idle}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for waiter in waiters:
+            waiter.cancel()
+        # Stop the pump between messages, not in the middle of writing one.
+        pump.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pump.idle.wait(), 1.0)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
+        await ws.close()  # wakes the reader if it is still waiting
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(reader, 1.0)
 
 
 async def _before_handshake(fake: FakeServer) -> None:
     """``hang`` applies to the handshake; ``latency`` to the first audio (``AudioPump``)."""
     if fake.knobs.hang:
         await fake.before_first_byte()
-
-
-async def _drain(ws: web.WebSocketResponse) -> None:
-    async for _ in ws:
-        pass  # input after the end of input is ignored
 
 
 # ---------------------------------------------------------------- ElevenLabs
@@ -235,8 +252,8 @@ class _ElevenLabsSession:
         await self.ws.close(code=code, message=message.encode())
 
     async def _final(self) -> None:
+        # The handler closes the socket once the pump is idle.
         await self.ws.send_str(json.dumps({"isFinal": True}))
-        await self.ws.close()
 
     def _generate(self, text: str) -> None:
         if not text.strip():

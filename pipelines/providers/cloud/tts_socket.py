@@ -37,6 +37,8 @@ CLOSE_TIMEOUT = 0.5
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 _STOP: Final = object()
+# Sockets finishing their closing handshake after aclose() (strong references).
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ class SocketTTSStream:
         self._flushes = 0
         self._acks = 0
         self._error: BaseException | None = None
-        self._closing = False
+        self._closing: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[str | object] = asyncio.Queue()
         for message in codec.opening():
             self._outbox.put_nowait(message)
@@ -266,9 +268,11 @@ class SocketTTSStream:
     # ------------------------------------------------------------ closing
 
     async def aclose(self) -> None:
-        if self._closing:
+        """Stop now. The farewell messages and the closing handshake (a network
+        round trip) finish in the background, bounded by ``CLOSE_TIMEOUT``, so
+        barge-in never waits on the provider."""
+        if self._closing is not None:
             return
-        self._closing = True
         interrupted = self._state in (StreamState.OPEN, StreamState.ENDED)
         self._state = StreamState.CLOSED
         if self._error is None:
@@ -276,16 +280,25 @@ class SocketTTSStream:
             for message in farewell:
                 self._outbox.put_nowait(message)
         self._outbox.put_nowait(_STOP)
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await asyncio.shield(self._sender)
-        except (TimeoutError, Exception):
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._sender
-        with contextlib.suppress(Exception):
-            await self._ws.close()
+        self._closing = asyncio.get_running_loop().create_task(self._shut())
+        _CLOSING.add(self._closing)
+        self._closing.add_done_callback(_CLOSING.discard)
         self._owner._publish(self._rec, self._error)
+
+    async def wait_closed(self) -> None:
+        """Until the socket is closed (tests, orderly shutdown)."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+
+    async def _shut(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # TimeoutError included
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await asyncio.shield(self._sender)
+                    await self._ws.close()
+        finally:
+            self._sender.cancel()
+            self._ws.transport.abort()  # no-op after a clean close; ends a stuck one
 
     async def _send_loop(self) -> None:
         while (message := await self._outbox.get()) is not _STOP:
