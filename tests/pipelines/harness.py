@@ -152,4 +152,4 @@ class Harness:
         return [e for e in self.events if e.type == kind]
 
     def states(self) -> list[str]:
-        return [e.state for e in self.events if e.type == "state"]  # type: ignore[union-attr]
+        return [e.state for e in self.events if e.type == "state"]
