@@ -107,6 +107,9 @@ class VoiceSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turn_counter = 0
         self._listening_turn: TurnTimeline | None = None
+        # The turn given up on when its STT final timed out, until the next speech starts:
+        # a late final is answered on it, so its timeline keeps the speech marks.
+        self._timed_out_turn: TurnTimeline | None = None
         self._pending_text: list[str] = []
         self._flushes_outstanding = 0
         self._final_timer: asyncio.TimerHandle | None = None
@@ -240,6 +243,7 @@ class VoiceSession:
 
     def _on_speech_start(self, event: SpeechEvent) -> None:
         self._interrupt(event.timestamp)
+        self._timed_out_turn = None
         if self._listening_turn is None:
             self._listening_turn = self._new_turn()
         self._listening_turn.mark("user_speech_start", event.speech_start)
@@ -278,6 +282,8 @@ class VoiceSession:
                     continue
                 if result.text.strip():
                     self._pending_text.append(result.text.strip())
+                if self._listening_turn is None and self._reply is None:
+                    self._listening_turn, self._timed_out_turn = self._timed_out_turn, None
                 if self._listening_turn is not None:
                     self._listening_turn.mark("stt_final", self.loop.time())
                     self._listening_turn.add_usage("stt_seconds", result.audio_seconds)
@@ -308,6 +314,7 @@ class VoiceSession:
         text = " ".join(self._pending_text).strip()
         self._pending_text.clear()
         if not text:
+            self._timed_out_turn = self._listening_turn
             self._listening_turn = None
             self._set_state(TurnState.LISTENING)
             return

@@ -202,5 +202,12 @@ def test_a_final_arriving_after_its_timeout_is_still_answered() -> None:
             await h.feed(6.0, voiced=False)
             assert h.s.history[0] == ChatMessage("user", "late words")
             assert h.s.history[1].content.startswith("You said: late words.")
+            # The answer belongs to the turn that was spoken: its timeline keeps the
+            # speech end, so voice-to-voice shows the whole wait for the late final.
+            (m,) = h.of("turn.metrics")
+            assert isinstance(m, TurnMetrics)
+            assert "user_speech_end" in m.marks and "stt_final" in m.marks
+            assert m.voice_to_voice_ms is not None
+            assert m.voice_to_voice_ms > 4000
 
     run_virtual(main())
