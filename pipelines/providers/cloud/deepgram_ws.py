@@ -10,10 +10,12 @@ The server sends audio as binary messages and JSON ``Metadata``, ``Flushed``
 ``Error`` (``err_code``, ``err_msg``).
 
 Deepgram generates only on ``Flush``, and allows 20 flushes a minute. This
-adapter flushes by itself at the end of each sentence and once at the first
-clause (a comma after ``early_flush_chars``), so the first audio comes while
-the first sentence is still being written; past ``max_flushes`` on one
-socket it only flushes at the end of the input.
+adapter flushes by itself at the end of each sentence, and once early: at the
+first clause end (a comma after ``early_flush_chars``) or, failing one, at a
+word edge once ``first_flush_chars`` are buffered (as ElevenLabs' minimum
+``chunk_length_schedule``), so the first audio comes while the first sentence
+is still being written. Past ``max_flushes`` on one socket it only flushes at
+the end of the input.
 
 Not the SDK's socket: ``deepgram-sdk``'s async socket runs on websockets'
 deprecated legacy client and drops message types it does not know (``Error``
@@ -46,6 +48,7 @@ from pipelines.providers.cloud.tts_socket import (
 log = logging.getLogger(__name__)
 
 EARLY_FLUSH_CHARS = 12
+FIRST_FLUSH_CHARS = 50
 # Deepgram's limit is 20 flushes per 60 s; keep one for the end of the input.
 MAX_FLUSHES = 19
 MAX_DETAIL = 200
@@ -70,6 +73,7 @@ class DeepgramStreamingTTS(CloudSocketTTS):
         name: str = "deepgram-ws",
         sample_rate: int = 24_000,
         early_flush_chars: int = EARLY_FLUSH_CHARS,
+        first_flush_chars: int = FIRST_FLUSH_CHARS,
         max_flushes: int = MAX_FLUSHES,
         connect_timeout: float = CONNECT_TIMEOUT,
         on_metrics: MetricsSink | None = None,
@@ -80,6 +84,7 @@ class DeepgramStreamingTTS(CloudSocketTTS):
         self.model = model
         self.sample_rate = sample_rate
         self.early_flush_chars = early_flush_chars
+        self.first_flush_chars = first_flush_chars
         self.max_flushes = max_flushes
         self.connect_timeout = connect_timeout
 
@@ -92,8 +97,12 @@ class DeepgramStreamingTTS(CloudSocketTTS):
         # Any ender in the pushed piece: LLM tokens rarely end exactly on one.
         if any(c in text for c in _SENTENCE_END):
             return True
-        early = flushes == 0 and since_flush >= self.early_flush_chars
-        return early and any(c in text for c in _CLAUSE_END)
+        if flushes:
+            return False
+        if since_flush >= self.early_flush_chars and any(c in text for c in _CLAUSE_END):
+            return True
+        # No clause end yet: a word edge once enough text is waiting.
+        return since_flush >= self.first_flush_chars and text[-1:].isspace()
 
 
 class DeepgramSpeakCodec(SocketCodec):

@@ -403,3 +403,14 @@ def test_deepgram_ignores_metadata_warnings_and_unknown_types() -> None:
         assert event.error is None and not event.audio and not event.flushed
     assert codec.decode('{"type": "Flushed", "sequence_id": 0}').flushed
     assert codec.decode("garbage").error is not None
+
+
+def test_deepgram_flushes_early_once_then_at_sentence_ends() -> None:
+    tts = DeepgramStreamingTTS(api_key=API_KEY)
+    assert tts.auto_flush("today. ", since_flush=30, flushes=3)  # a sentence end
+    assert tts.auto_flush("there, ", since_flush=12, flushes=0)  # the first clause
+    assert not tts.auto_flush("Sure, ", since_flush=6, flushes=0)  # too short to say alone
+    assert not tts.auto_flush("there, ", since_flush=40, flushes=1)  # only the first is early
+    assert tts.auto_flush("evening ", since_flush=50, flushes=0)  # long, no comma: word edge
+    assert not tts.auto_flush("even", since_flush=60, flushes=0)  # never mid-word
+    assert not tts.auto_flush("today. ", since_flush=30, flushes=tts.max_flushes)
