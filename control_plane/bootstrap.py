@@ -1,5 +1,10 @@
 """First start on an empty database: a default organisation, an admin, a demo
-agent (published, slug ``default``) and a widget API key, with the login printed."""
+agent (published, slug ``default``) and a publishable widget key bound to that
+agent and to the local serve origins, with the login and the key printed.
+
+The seed runs on every ``cap serve`` but only acts while no user exists, so a
+restart creates nothing; the plaintext key and password are printed that once
+(the database keeps digests only)."""
 
 from __future__ import annotations
 
@@ -13,14 +18,17 @@ from control_plane.agents import service as agents
 from control_plane.agents.config import AgentConfig
 from control_plane.services import Services, build_services
 from control_plane.settings import Settings
-from tenancy import accounts, apikeys
+from tenancy import accounts, publishable
 from tenancy.models import User
-from tenancy.permissions import ROLE_PERMISSIONS, AccountType, BuiltinRole, Permission
+from tenancy.permissions import ROLE_PERMISSIONS, AccountType, BuiltinRole
 from tenancy.principal import Principal
 
 DEFAULT_ORG_NAME = "Default"
 DEMO_AGENT_SLUG = "default"
-DEMO_KEY_SCOPES = (Permission.AGENTS_READ, Permission.AGENTS_USE)
+DEMO_KEY_NAME = "widget demo"
+# Hosts a browser on this machine reaches a loopback or wildcard bind under.
+_LOCAL_HOSTS = ("127.0.0.1", "localhost")
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,19 @@ class Seeded:
     admin_password: str
     agent_id: str
     widget_key: str
+    widget_origins: tuple[str, ...]
+
+
+def serve_origins(host: str, port: int) -> tuple[str, ...]:
+    """The ``Origin`` a browser sends from a page served at ``host:port``: the
+    printed address itself, and its loopback aliases for a local or wildcard bind."""
+    hosts = [host] if host not in _WILDCARD_HOSTS else []
+    if host in _WILDCARD_HOSTS or host in _LOCAL_HOSTS or host == "::1":
+        hosts += [*_LOCAL_HOSTS, "[::1]"]
+    if host == "0.0.0.0":
+        hosts.append(host)  # what ``cap serve`` prints for this bind
+    named = [f"[{h}]" if ":" in h and not h.startswith("[") else h for h in hosts]
+    return tuple(dict.fromkeys(f"http://{h}:{port}" for h in named))
 
 
 async def seed(services: Services) -> Seeded | None:
@@ -69,10 +90,11 @@ async def seed(services: Services) -> Seeded | None:
             config=AgentConfig(),
         )
         await agents.publish(session, agent.id, done.user_id)
-        key = await apikeys.create_key(
-            session, owner, name="widget demo", scopes=[p.value for p in DEMO_KEY_SCOPES]
+        origins = serve_origins(settings.host, settings.port)
+        key = await publishable.create_publishable_key(
+            session, owner, name=DEMO_KEY_NAME, agent_id=agent.id, origins=origins
         )
-    return Seeded(done.org_id, done.user_id, password, agent.id, key.secret)
+    return Seeded(done.org_id, done.user_id, password, agent.id, key.secret, origins)
 
 
 def print_seeded(seeded: Seeded, settings: Settings) -> None:
@@ -81,7 +103,8 @@ def print_seeded(seeded: Seeded, settings: Settings) -> None:
         "First start: created organisation 'default', the published demo agent "
         f"'{DEMO_AGENT_SLUG}', and:\n"
         f"  admin login:     {settings.admin_email} / {shown}\n"
-        f"  widget API key:  {seeded.widget_key}  (scopes agents.read, agents.use)\n"
+        f"  widget key:      {seeded.widget_key}  (publishable: agent '{DEMO_AGENT_SLUG}', "
+        f"pages at {', '.join(seeded.widget_origins)})\n"
         "  Shown once: keep them (the database stores only hashes).",
         flush=True,
     )

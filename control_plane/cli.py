@@ -60,6 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"agent_file": args.agent_file})
     host = args.host or settings.host
     port = args.port or settings.port
+    # The seed binds the widget key to the origin this server is reached at.
+    settings = settings.model_copy(update={"host": host, "port": port})
     from control_plane.bootstrap import prepare_database
 
     # Creates the database, runs migrations, seeds on first start (prints the login).

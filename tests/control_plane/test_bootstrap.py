@@ -14,21 +14,93 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from control_plane.bootstrap import DEMO_AGENT_SLUG, migrate_command, prepare
+from control_plane.bootstrap import (
+    DEMO_AGENT_SLUG,
+    Seeded,
+    migrate_command,
+    prepare,
+    print_seeded,
+    serve_origins,
+)
 from control_plane.db.migrate import head_revision
+from control_plane.services import build_services
 from control_plane.settings import Settings
+from tenancy import publishable
+from tenancy.errors import PermissionDenied
+from tenancy.models import ApiKey
+from tenancy.publishable import admit_publishable
 from tests.control_plane.conftest import TEST_SETTINGS
 
 STARTUP_TIMEOUT_SECS = 90.0
 
 
 async def test_prepare_seeds_once(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, **TEST_SETTINGS)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path, port=8123, **TEST_SETTINGS)  # type: ignore[arg-type]
     seeded = await prepare(settings)
-    assert seeded is not None and seeded.widget_key.startswith("cap_")
+    assert seeded is not None and seeded.widget_key.startswith("pk_")
+    assert "http://127.0.0.1:8123" in seeded.widget_origins
     assert await prepare(settings) is None  # an existing database is left alone
     assert (tmp_path / "cap.db").exists()
+    services = build_services(settings)
+    try:
+        async with services.db.platform() as session:
+            keys = (await session.scalars(select(ApiKey))).all()
+        # One key across restarts: the widget key, publishable and bound to the demo agent.
+        assert [publishable.kind_of_key(k) for k in keys] == ["publishable"]
+        bound = publishable.split_scopes(keys[0].scopes)
+        assert bound.permissions == ("agents.use",) and bound.agent_id == seeded.agent_id
+        assert set(bound.origins) == set(seeded.widget_origins)
+        # The demo page's origin opens the demo agent; another site's does not.
+        for origin in ("http://127.0.0.1:8123", "http://localhost:8123"):
+            grant = await admit_publishable(services.db, seeded.widget_key, origin)
+            assert grant is not None and grant.agent_id == seeded.agent_id
+        with pytest.raises(PermissionDenied):
+            await admit_publishable(services.db, seeded.widget_key, "https://elsewhere.example")
+    finally:
+        await services.limiter.aclose()
+        await services.db.dispose()
+
+
+def test_print_seeded_shows_the_widget_key_and_where_it_works(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings(admin_email="root@example.com")
+    origins = serve_origins("127.0.0.1", 8000)
+    print_seeded(Seeded("o", "u", "pw", "a", "pk_abc", origins), settings)
+    out = capsys.readouterr().out
+    assert "root@example.com / pw" in out
+    assert re.search(r"widget key:\s+pk_abc .*http://127\.0\.0\.1:8000", out), out
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        (
+            "127.0.0.1",
+            8000,
+            {"http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"},
+        ),
+        (
+            "0.0.0.0",
+            9000,
+            {
+                "http://0.0.0.0:9000",
+                "http://127.0.0.1:9000",
+                "http://localhost:9000",
+                "http://[::1]:9000",
+            },
+        ),
+        ("voice.lan", 80, {"http://voice.lan:80"}),
+        ("192.168.1.20", 8000, {"http://192.168.1.20:8000"}),
+    ],
+)
+def test_serve_origins(host: str, port: int, expected: set[str]) -> None:
+    origins = serve_origins(host, port)
+    assert set(origins) == expected
+    # Every one is an origin a publishable key accepts as given.
+    assert [publishable.normalise_origin(o) for o in origins] == list(origins)
 
 
 def test_cap_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,7 +138,7 @@ def test_cap_serve_on_a_fresh_machine(tmp_path: Path) -> None:
                 break
         out = "".join(lines)
         login = re.search(r"admin login:\s+(\S+) / (\S+)", out)
-        key = re.search(r"widget API key:\s+(cap_\S+)", out)
+        key = re.search(r"widget key:\s+(pk_\S+)", out)
         assert login and key, out
         base = f"http://127.0.0.1:{port}"
         r = httpx.post(
@@ -77,11 +149,27 @@ def test_cap_serve_on_a_fresh_machine(tmp_path: Path) -> None:
         assert r.status_code == 200, r.text
         agents = httpx.get(
             f"{base}/v1/agents",
-            headers={"Authorization": f"Bearer {key.group(1)}"},
+            headers={"Authorization": f"Bearer {r.json()['token']}"},
             timeout=10,
         ).json()
         assert [a["slug"] for a in agents] == [DEMO_AGENT_SLUG]
         assert agents[0]["published_version"] == 1
+        # The printed widget key opens the demo agent from a page of this server.
+        config = httpx.get(
+            f"{base}/v1/widget/config",
+            params={"agent": DEMO_AGENT_SLUG, "key": key.group(1)},
+            headers={"Origin": base},
+            timeout=10,
+        )
+        assert config.status_code == 200, config.text
+        assert config.json()["agent"] == agents[0]["id"]
+        # It is publishable: it calls no API.
+        denied = httpx.get(
+            f"{base}/v1/agents",
+            headers={"Authorization": f"Bearer {key.group(1)}"},
+            timeout=10,
+        )
+        assert denied.status_code == 401, denied.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
