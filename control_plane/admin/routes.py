@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -81,8 +82,10 @@ async def suspend_org(
 ) -> AdminOrgOut:
     org = await admin.set_status(ctx.session, org_id, "suspended")
     ctx.audit_details = {"reason": body.reason}
-    for listener in ctx.services.suspension_listeners:
-        await listener(org_id)
+    # Sessions end once the suspension is stored, not before (and not if it fails).
+    ctx.after_commit.extend(
+        functools.partial(listener, org_id) for listener in ctx.services.suspension_listeners
+    )
     return _org_out(org, -1)
 
 

@@ -14,7 +14,8 @@ route with the access rule it declares.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,6 +31,8 @@ from tenancy.db.scoping import Scope, rescope
 from tenancy.errors import AuthenticationError, PermissionDenied, RateLimited
 from tenancy.permissions import Permission
 from tenancy.principal import Principal
+
+log = logging.getLogger(__name__)
 
 ORG_HEADER = "x-cap-org"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -224,6 +227,9 @@ def signed_in() -> Any:
     return _marked(dependency, Access("signed_in"))
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class AdminContext:
     principal: Principal
@@ -232,6 +238,17 @@ class AdminContext:
     ip: str | None
     audit_org_id: str | None = None
     audit_details: dict[str, Any] = field(default_factory=dict)
+    # Run once the request's transaction has committed; never if it fails.
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+
+async def _run_after_commit(hooks: list[AfterCommit]) -> None:
+    # The change is already stored: a failing hook is logged and the rest still run.
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:
+            log.exception("after-commit hook failed")
 
 
 def platform_admin() -> Any:
@@ -254,6 +271,7 @@ def platform_admin() -> Any:
                         principal=principal,
                         ip=ctx.ip,
                     )
+            await _run_after_commit(ctx.after_commit)
         finally:
             _forget_on_change(request, request.method)
 

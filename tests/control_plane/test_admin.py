@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from tenancy.db.scoping import ScopedSession
+from tenancy.models import Organization
 from tests.control_plane.fake_llm import FakeLLMFactory
 from tests.control_plane.routes import endpoints
 from tests.control_plane.support import Api
@@ -41,6 +47,68 @@ async def test_suspension_listeners_are_told(api: Api) -> None:
     admin = await api.person(admin=True, org=False)
     owner = await api.person()
     await api.call("POST", f"/v1/admin/orgs/{owner.org_id}/suspend", admin, json={})
+    assert told == [owner.org_id]
+
+
+class CommitRefused(Exception):
+    pass
+
+
+async def test_suspension_listeners_run_after_the_commit_and_not_if_it_fails(api: Api) -> None:
+    admin = await api.person(admin=True, org=False)
+    owner = await api.person()
+    seen: list[str | None] = []
+
+    async def listener(org_id: str) -> None:
+        # What another connection reads when the listener runs.
+        async with api.services.db.platform() as session:
+            seen.append(await session.scalar(select(Organization.status).filter_by(id=org_id)))
+
+    api.services.suspension_listeners.append(listener)
+    fail = False
+
+    def note_suspension(session: Session, _context: object) -> None:
+        # The dirty list still shows what this flush wrote.
+        if any(isinstance(o, Organization) and o.status == "suspended" for o in session.dirty):
+            session.info["suspending"] = True
+
+    def refuse_suspension(session: Session) -> None:
+        if fail and session.info.get("suspending"):
+            raise CommitRefused
+
+    event.listen(ScopedSession, "after_flush", note_suspension)
+    event.listen(ScopedSession, "before_commit", refuse_suspension)
+    try:
+        fail = True
+        with pytest.raises(CommitRefused):
+            await api.call("POST", f"/v1/admin/orgs/{owner.org_id}/suspend", admin, json={})
+        assert seen == []  # the suspension was not stored, so nobody was told
+        org = (await api.call("GET", f"/v1/admin/orgs/{owner.org_id}", admin)).json()
+        assert org["status"] == "active"
+
+        fail = False
+        r = await api.call("POST", f"/v1/admin/orgs/{owner.org_id}/suspend", admin, json={})
+        assert r.status_code == 200
+        assert seen == ["suspended"]  # told once the suspension is visible to others
+    finally:
+        event.remove(ScopedSession, "before_commit", refuse_suspension)
+        event.remove(ScopedSession, "after_flush", note_suspension)
+
+
+async def test_a_failing_suspension_listener_leaves_the_suspension_and_others(api: Api) -> None:
+    admin = await api.person(admin=True, org=False)
+    owner = await api.person()
+    told: list[str] = []
+
+    async def broken(org_id: str) -> None:
+        raise RuntimeError("listener fault")
+
+    async def listener(org_id: str) -> None:
+        told.append(org_id)
+
+    api.services.suspension_listeners.extend([broken, listener])
+    r = await api.call("POST", f"/v1/admin/orgs/{owner.org_id}/suspend", admin, json={})
+    assert r.status_code == 200 and r.json()["status"] == "suspended"
     assert told == [owner.org_id]
 
 
