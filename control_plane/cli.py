@@ -19,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("number", help="E.164 number to call, e.g. +15551234567")
     call.add_argument("--agent", default="default", help="agent that talks once answered")
     call.add_argument("--from", dest="from_", default=None, help="caller ID (one of our numbers)")
+    call.add_argument(
+        "--api-key",
+        default=None,
+        help="organisation API key with calls.write: call through the server's API "
+        "(default: $CAP_API_KEY; none: place it directly through Twilio)",
+    )
     from control_plane.knowledge.cli import add_parser as add_kb_parser
 
     add_kb_parser(sub)
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             args.from_,
             public_url=settings.public_url,
             secret_key=settings.secret_key,
+            api_key=args.api_key,
         )
     return 2
 

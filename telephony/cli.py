@@ -1,12 +1,13 @@
 """``cap call <number> --agent <id>``: place an outbound call from the command line.
 
-With ``CAP_API_KEY`` set (an organisation's API key with ``calls.write``), the
-call goes through the running server's API (``POST /v1/calls`` at
-``CAP_PUBLIC_URL``): from one of that organisation's numbers, with one of its
-published agents, logged and billed to it. Without it, the call is placed
-directly through Twilio's REST API for a *local* agent (no organisation),
-from ``CAP_TWILIO_CALLER_ID``. Either way, once answered Twilio fetches the
-voice webhook of the running server, which connects the callee to the agent.
+With an organisation's API key holding ``calls.write`` (``--api-key``, by
+default ``CAP_API_KEY`` from the environment), the call goes through the
+running server's API (``POST /v1/calls`` at ``CAP_PUBLIC_URL``): from one of
+that organisation's numbers, with one of its published agents, logged and
+billed to it. Without a key, the call is placed directly through Twilio's REST
+API for a *local* agent (no organisation), from ``CAP_TWILIO_CALLER_ID``.
+Either way, once answered Twilio fetches the voice webhook of the running
+server, which connects the callee to the agent.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ def call_command(
     *,
     public_url: str | None,
     secret_key: str,
+    api_key: str | None = None,
 ) -> int:
-    """Returns a process exit status; prints the call SID or the reason it failed."""
-    api_key = os.environ.get(API_KEY_ENV)
+    """Returns a process exit status; prints the call SID or the reason it failed.
+
+    ``api_key`` None: ``CAP_API_KEY`` from the environment, if set."""
+    if api_key is None:
+        api_key = os.environ.get(API_KEY_ENV)
     if api_key:
         return _through_api(number, agent_id, from_, public_url=public_url, api_key=api_key)
 
@@ -61,7 +66,7 @@ def _through_api(
     number: str, agent_id: str, from_: str | None, *, public_url: str | None, api_key: str
 ) -> int:
     if not public_url:
-        print(f"cap call: set CAP_PUBLIC_URL: where the server's API is ({API_KEY_ENV} is set)",
+        print("cap call: set CAP_PUBLIC_URL: where the server's API is (an API key was given)",
               file=sys.stderr)  # fmt: skip
         return 2
     body: dict[str, str] = {"to": number, "agent_id": agent_id}

@@ -1,5 +1,6 @@
 """``cap call``: places the call through Twilio's REST API (a local fake here), or
-with ``CAP_API_KEY`` through the organisation's ``/v1/calls``."""
+with an API key (``--api-key``, else ``CAP_API_KEY``) through the organisation's
+``/v1/calls``."""
 
 from __future__ import annotations
 
@@ -78,7 +79,35 @@ async def test_with_an_api_key_cap_call_goes_through_the_organisations_api(
         # Another organisation's agent is not found; a key without calls.write is refused.
         assert await asyncio.to_thread(main, ["call", "+15551234567", "--agent", "ghost"]) == 2
         assert "(404)" in capsys.readouterr().err
-        monkeypatch.setenv("CAP_API_KEY", await platform.api.api_key(owner, ["calls.read"]))
+        read_only = await platform.api.api_key(owner, ["calls.read"])
+        monkeypatch.setenv("CAP_API_KEY", read_only)
         assert await asyncio.to_thread(main, ["call", "+15551234567", "--agent", agent_id]) == 2
         assert "(403)" in capsys.readouterr().err
-    assert len(rest_fake.calls) == 1
+
+        # --api-key is used instead of the environment's key, and without one.
+        writer = await platform.api.api_key(owner, ["calls.write"])
+        argv = ["call", "+15551234568", "--agent", agent_id, "--api-key", writer]
+        assert await asyncio.to_thread(main, argv) == 0, capsys.readouterr().err
+        monkeypatch.delenv("CAP_API_KEY")
+        assert await asyncio.to_thread(main, [*argv[:-1], read_only]) == 2
+        assert "(403)" in capsys.readouterr().err
+        assert await asyncio.to_thread(main, argv) == 0, capsys.readouterr().err
+    assert sorted(c.to for c in rest_fake.calls.values()) == [
+        "+15551234567",
+        "+15551234568",
+        "+15551234568",
+    ]
+
+
+async def test_an_api_key_option_sends_the_call_to_the_api_not_twilio(
+    twilio_env: TwilioRestFake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CAP_PUBLIC_URL")
+    argv = ["call", "+15551234567", "--api-key", "cap_given"]
+    assert await asyncio.to_thread(main, argv) == 2
+    assert "an API key was given" in capsys.readouterr().err
+    # An unreachable server is reported; Twilio is never asked directly.
+    monkeypatch.setenv("CAP_PUBLIC_URL", "http://127.0.0.1:9")
+    assert await asyncio.to_thread(main, argv) == 1
+    assert "did not answer" in capsys.readouterr().err
+    assert twilio_env.calls == {}
