@@ -13,9 +13,11 @@ from media.codecs import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from media.jitter import JitterBuffer
 from media.playout import PlayoutBuffer
 from media.resample import StreamResampler
+from media.vad.base import DeferredVoiceActivityDetector
 from media.vad.detector import SpeechDetector, SpeechEvent, VadParams
 from media.vad.silero import SileroBatch, SileroVad
 from media.vad.webrtc import WebRtcVad
+from media.vad.worker import SileroWorker, SileroWorkerStream
 
 
 def params(fn: Callable[..., object]) -> list[str]:
@@ -34,6 +36,23 @@ def params(fn: Callable[..., object]) -> list[str]:
         (WebRtcVad.__init__, ["aggressiveness", "sample_rate"]),
         (SileroVad.__init__, ["sample_rate", "session"]),
         (SileroBatch.__init__, ["sample_rate", "session", "max_batch"]),
+        (
+            SileroWorker.__init__,
+            [
+                "sample_rate",
+                "session",
+                "max_batch",
+                "max_pending_secs",
+                "close_timeout",
+                "thread_nice",
+                "infer",
+            ],
+        ),
+        (SileroWorker.open_stream, []),
+        (SileroWorkerStream.bind, ["sink"]),
+        (SileroWorkerStream.push, ["frame"]),
+        (SileroWorkerStream.reset, []),
+        (SileroWorkerStream.close, []),
         (SpeechDetector.__init__, ["vad", "params"]),
         (SpeechDetector.process, ["frame"]),
         (StreamResampler.__init__, ["in_rate", "out_rate", "quality"]),
@@ -81,3 +100,17 @@ def test_vad_package_exports() -> None:
     ]
     for detector in (WebRtcVad(), SileroVad(), SileroBatch().open_stream()):
         assert isinstance(detector, media.vad.VoiceActivityDetector)
+
+
+async def test_silero_worker_streams_are_deferred_detectors() -> None:
+    # The shared worker the voice runtime uses for ``vad = "silero"``.
+    worker = SileroWorker()
+    try:
+        stream = worker.open_stream()
+        assert isinstance(stream, DeferredVoiceActivityDetector)
+        assert not isinstance(stream, media.vad.VoiceActivityDetector)
+        assert stream.sample_rate == 16000
+        stream.close()
+    finally:
+        await worker.aclose()
+    assert inspect.iscoroutinefunction(SileroWorker.aclose)

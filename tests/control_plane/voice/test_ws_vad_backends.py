@@ -17,7 +17,8 @@ from tests.support.speech import frames, silence, speak
 
 pytestmark = pytest.mark.slow
 
-BACKENDS = ("webrtc", "silero", "silero_batched")
+# make_vad: "silero" is the shared SileroWorker, "silero_per_session" a SileroVad per call.
+BACKENDS = ("webrtc", "silero", "silero_batched", "silero_per_session")
 
 
 @pytest.fixture(scope="module")
