@@ -50,7 +50,8 @@ def serve_origins(host: str, port: int) -> tuple[str, ...]:
     if host == "0.0.0.0":
         hosts.append(host)  # what ``cap serve`` prints for this bind
     named = [f"[{h}]" if ":" in h and not h.startswith("[") else h for h in hosts]
-    return tuple(dict.fromkeys(f"http://{h}:{port}" for h in named))
+    suffix = "" if port == 80 else f":{port}"  # browsers leave the default port out
+    return tuple(dict.fromkeys(f"http://{h}{suffix}" for h in named))
 
 
 async def seed(services: Services) -> Seeded | None:

@@ -63,6 +63,16 @@ async def react_wrapper() -> Response:
     return _file("react/CapWidget.jsx")
 
 
+def page_origin(request: Request) -> str | None:
+    """The origin of the page asking. Browsers send no ``Origin`` on a same-origin
+    GET (the Fetch standard) but do send ``Sec-Fetch-Site: same-origin``: the page
+    is then one of this server's own, at the address it was reached by."""
+    origin = request.headers.get("origin")
+    if origin is None and request.headers.get("sec-fetch-site") == "same-origin":
+        return f"{request.url.scheme}://{request.url.netloc}"
+    return origin
+
+
 @router.get(
     "/v1/widget/config",
     response_model=WidgetConfig,
@@ -78,7 +88,7 @@ async def widget_config(
     allow_any_origin(response)
     app = request.app
     try:
-        spec = await widget_admitter(app).admit(key, agent, request.headers.get("origin"))
+        spec = await widget_admitter(app).admit(key, agent, page_origin(request))
     except WidgetRejected as rejected:
         body = {"error": {"code": rejected.code, "message": rejected.message}}
         return allow_any_origin(JSONResponse(body, status_code=rejected.status))

@@ -92,7 +92,7 @@ def test_print_seeded_shows_the_widget_key_and_where_it_works(
                 "http://[::1]:9000",
             },
         ),
-        ("voice.lan", 80, {"http://voice.lan:80"}),
+        ("voice.lan", 80, {"http://voice.lan"}),
         ("192.168.1.20", 8000, {"http://192.168.1.20:8000"}),
     ],
 )
@@ -163,6 +163,23 @@ def test_cap_serve_on_a_fresh_machine(tmp_path: Path) -> None:
         )
         assert config.status_code == 200, config.text
         assert config.json()["agent"] == agents[0]["id"]
+        # A page of this server fetching it: browsers send no Origin on a
+        # same-origin GET, only Sec-Fetch-Site.
+        same_site = httpx.get(
+            f"{base}/v1/widget/config",
+            params={"agent": DEMO_AGENT_SLUG, "key": key.group(1)},
+            headers={"Sec-Fetch-Site": "same-origin"},
+            timeout=10,
+        )
+        assert same_site.status_code == 200, same_site.text
+        elsewhere = httpx.get(
+            f"{base}/v1/widget/config",
+            params={"agent": DEMO_AGENT_SLUG, "key": key.group(1)},
+            headers={"Origin": "https://elsewhere.example", "Sec-Fetch-Site": "cross-site"},
+            timeout=10,
+        )
+        assert elsewhere.status_code == 403
+        assert elsewhere.json()["error"]["code"] == "origin_not_allowed"
         # It is publishable: it calls no API.
         denied = httpx.get(
             f"{base}/v1/agents",
