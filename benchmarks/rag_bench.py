@@ -30,6 +30,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# One BLAS thread: the recall check's matrix products would otherwise leave OpenBLAS
+# threads spinning, and their CPU would land in the next search's cpu_ms.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
