@@ -620,6 +620,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("pipelines.fallback").setLevel(logging.ERROR)  # failovers are the point
     load_start = [round(x, 2) for x in os.getloadavg()]
+    cpus = len(os.sched_getaffinity(0))  # before pin_cores narrows it
     result = asyncio.run(bench(args.runs, args.latency))
     # SDK + adapter cost over the bare client, where there is a bare-client row.
     result["adapter_minus_raw"] = {
@@ -635,7 +636,7 @@ def main() -> None:
     result["config"] = {"runs": args.runs, "warmup": WARMUP, "server_latency_s": args.latency}
     result["environment"] = {
         "python": platform.python_version(),
-        "cpus": len(os.sched_getaffinity(0)),
+        "cpus": cpus,
         "loadavg_start": load_start,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
         "sdks": {p: version(p) for p in ("openai", "anthropic", "deepgram-sdk", "elevenlabs")},
