@@ -272,9 +272,12 @@ class SileroWorker:
 
     def _work(self) -> None:
         if self.thread_nice:
-            # Linux: nice applies per thread; elsewhere the worker keeps the default.
+            # Linux: nice applies per thread, and a new thread inherits the process's;
+            # the worker goes thread_nice below it. Elsewhere it keeps the default.
             with contextlib.suppress(AttributeError, OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.thread_nice)
+                me = threading.get_native_id()
+                inherited = os.getpriority(os.PRIO_PROCESS, me)
+                os.setpriority(os.PRIO_PROCESS, me, min(19, inherited + self.thread_nice))
         width = self.context + self.window
         while True:
             with self._cond:
