@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
@@ -39,6 +40,18 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _STOP: Final = object()
 # Sockets finishing their closing handshake after aclose() (strong references).
 _CLOSING: set[asyncio.Task[None]] = set()
+
+
+class _NoDebugLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """``websockets`` logs the handshake headers, API key included, at DEBUG:
+    its connections here never log at DEBUG, whatever the logging config."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+_WIRE_LOG = _NoDebugLog(logging.getLogger("websockets.client"), {})
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,7 @@ class CloudSocketTTS(CloudAdapter):
 
     async def open_stream(self) -> SocketTTSStream:
         codec = self.codec()
+        log.debug("%s: connecting to %s", self.name, codec.url())  # keys go in headers only
         try:
             ws = await connect(
                 codec.url(),
@@ -131,10 +145,12 @@ class CloudSocketTTS(CloudAdapter):
                 close_timeout=CLOSE_TIMEOUT,
                 max_size=MAX_MESSAGE_BYTES,
                 compression=None,
+                logger=_WIRE_LOG,
             )
         except Exception as exc:
             rec = self._recorder()
             error = self._error(exc)
+            log.debug("%s: connect failed: %s", self.name, error)
             self._publish(rec, error)
             raise error from None
         return SocketTTSStream(self, codec, ws)

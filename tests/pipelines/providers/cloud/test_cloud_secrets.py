@@ -14,8 +14,10 @@ from pipelines.errors import ProviderError
 from pipelines.providers.base import ChatMessage
 from pipelines.providers.cloud import (
     AnthropicLLM,
+    DeepgramStreamingTTS,
     DeepgramSTT,
     DeepgramTTS,
+    ElevenLabsStreamingTTS,
     ElevenLabsTTS,
     OpenAILLM,
     OpenAISTT,
@@ -41,7 +43,10 @@ async def run(adapter: CloudAdapter) -> None:
         finally:
             await stream.aclose()
     else:
-        assert isinstance(adapter, (ElevenLabsTTS, DeepgramTTS, OpenAITTS))
+        assert isinstance(
+            adapter,
+            (ElevenLabsTTS, DeepgramTTS, OpenAITTS, ElevenLabsStreamingTTS, DeepgramStreamingTTS),
+        )
         _ = [c async for c in adapter.synthesize("hi")]
 
 
@@ -57,6 +62,10 @@ BUILDERS: dict[str, Builder] = {
     ),
     "deepgram-tts": lambda k, f: DeepgramTTS(api_key=k, base_url=f.deepgram.http_url),
     "openai-tts": lambda k, f: OpenAITTS(api_key=k, base_url=f"{f.openai.http_url}/v1"),
+    "elevenlabs-ws": lambda k, f: ElevenLabsStreamingTTS(
+        api_key=k, voice_id="voice-1", base_url=f.elevenlabs.http_url
+    ),
+    "deepgram-ws": lambda k, f: DeepgramStreamingTTS(api_key=k, base_url=f.deepgram.http_url),
 }
 
 
