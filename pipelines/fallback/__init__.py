@@ -2,7 +2,8 @@
 
 ``FallbackSTT``, ``FallbackLLM`` and ``FallbackTTS`` are themselves providers
 of their stage, so the turn engine uses a chain exactly like one provider.
-A ``CircuitBreaker`` (shareable between chains and calls) skips providers that
+``FallbackTTS.open_stream`` takes the reply's text as the LLM writes it
+(``tts_stream``). A ``CircuitBreaker`` (shareable between chains and calls) skips providers that
 keep failing and lets them back in after ``reset_after`` seconds.
 """
 
@@ -11,6 +12,7 @@ from pipelines.fallback.chain import Failover, FailoverSink
 from pipelines.fallback.llm import CONTINUE_INSTRUCTION, FallbackLLM, PrefixStripper
 from pipelines.fallback.stt import FallbackSTT, FallbackSTTStream
 from pipelines.fallback.tts import FallbackTTS, resume_index
+from pipelines.fallback.tts_stream import FallbackTextStream, SentenceTextStream, open_text_stream
 
 __all__ = [
     "CONTINUE_INSTRUCTION",
@@ -22,6 +24,9 @@ __all__ = [
     "FallbackSTT",
     "FallbackSTTStream",
     "FallbackTTS",
+    "FallbackTextStream",
     "PrefixStripper",
+    "SentenceTextStream",
+    "open_text_stream",
     "resume_index",
 ]
