@@ -16,7 +16,8 @@ from rag.service import KnowledgeService
 from rag.spool import UploadSpool
 from rag.store import QdrantConnection, QdrantStore, VectorStore
 
-#: "edge" (the default): Qdrant Edge, the Qdrant engine in-process (`qdrant-edge-py`):
+#: "edge" (the default): Qdrant Edge (`qdrant-edge-py`), the Qdrant engine in a child
+#: process of the server (`ProcessEdgeStore`):
 #: payload-indexed scopes, int8 scans, ~1 ms for a 10k-chunk knowledge base;
 #: "qdrant-local": qdrant-client local mode, numpy brute force with payload filters
 #: checked in Python point by point (~190 ms at 10k chunks, seconds at 100k).
@@ -57,9 +58,11 @@ def open_knowledge_service(
         hooks.append(close_embedder)
     store: VectorStore
     if qdrant_url is None and embedded_backend == "edge":
-        from rag.edge_store import EdgeStore
+        from rag.edge_process import ProcessEdgeStore
 
-        edge = EdgeStore(root / "edge", embedder.model_id, embedder.dim)
+        # The shard lives in a child process: its optimisations hold the GIL for
+        # seconds, which in-process would stop the event loop (rag/edge_process.py).
+        edge = ProcessEdgeStore(root / "edge", embedder.model_id, embedder.dim)
         store = edge
         hooks.insert(0, edge.aclose)
     else:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.catalog import InMemoryCatalog
+from rag.edge_process import ProcessEdgeStore
 from rag.edge_store import EdgeStore
 from rag.errors import EmbeddingError
 from rag.jobs import JobBoard
@@ -104,15 +105,17 @@ async def connection(tmp_path: Path) -> AsyncIterator[QdrantConnection]:
 StoreFactory = Callable[[str, int], VectorStore]
 
 
-@pytest.fixture(params=["qdrant-local", "edge"])
+@pytest.fixture(params=["qdrant-local", "edge", "edge-process"])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
-    """Stores on one backend: qdrant-client local mode on disk, or Qdrant Edge."""
-    made: list[EdgeStore] = []
-    if request.param == "edge":
+    """Stores on one backend: qdrant-client local mode on disk, Qdrant Edge in-process,
+    or Qdrant Edge in a child process (the embedded default)."""
+    made: list[EdgeStore | ProcessEdgeStore] = []
+    if request.param in ("edge", "edge-process"):
         pytest.importorskip("qdrant_edge")
+        cls = EdgeStore if request.param == "edge" else ProcessEdgeStore
 
         def edge(model_id: str, dim: int) -> VectorStore:
-            store = EdgeStore(tmp_path / "edge", model_id, dim)
+            store = cls(tmp_path / "edge", model_id, dim)
             made.append(store)
             return store
 

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from rag.edge_process import ProcessEdgeStore
 from rag.edge_store import EdgeStore
 from rag.errors import (
     ArchiveBomb,
@@ -287,8 +288,8 @@ async def test_model_change_uses_a_new_collection_and_reindexes(
     old_count = await service.store.count(ORG)
     new_embedder = FakeEmbedder(dim=512, model_id="fake-bow-v2")
     new_store = make_store(new_embedder.model_id, new_embedder.dim)
-    assert isinstance(service.store, QdrantStore | EdgeStore)
-    assert isinstance(new_store, QdrantStore | EdgeStore)
+    assert isinstance(service.store, QdrantStore | EdgeStore | ProcessEdgeStore)
+    assert isinstance(new_store, QdrantStore | EdgeStore | ProcessEdgeStore)
     assert new_store.collection != service.store.collection
     upgraded = KnowledgeService(new_store, new_embedder, catalog=service.catalog)
     try:

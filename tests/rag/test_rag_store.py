@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.edge_process import ProcessEdgeStore
 from rag.edge_store import EdgeStore
 from rag.errors import InvalidScope
 from rag.store import ChunkRecord, QdrantConnection, QdrantStore, Scope, collection_name
@@ -112,7 +113,9 @@ async def test_delete_by_document_and_by_knowledge_base_removes_vectors(
 async def test_collection_per_embedding_model(make_store: StoreFactory) -> None:
     old = make_store("all-MiniLM-L6-v2-onnx-int8", 3)
     new = make_store("openai:text-embedding-3-small", 3)
-    assert isinstance(old, QdrantStore | EdgeStore) and isinstance(new, QdrantStore | EdgeStore)
+    assert isinstance(old, QdrantStore | EdgeStore | ProcessEdgeStore) and isinstance(
+        new, QdrantStore | EdgeStore | ProcessEdgeStore
+    )
     assert old.collection == "cap_chunks__all-minilm-l6-v2-onnx-int8__3"
     assert new.collection != old.collection
     assert collection_name("cap_chunks", "m", 3) != collection_name("cap_chunks", "m", 4)

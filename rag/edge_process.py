@@ -1,0 +1,273 @@
+"""`EdgeStore` in a child process, so a shard optimisation never stops the server.
+
+qdrant-edge-py (0.9) holds the GIL while it optimises a shard: in-process, the
+whole server, event loop and live calls included, stops for up to seconds
+(rag/edge_store.py). `ProcessEdgeStore` keeps the shard in a child process
+started with the 'spawn' context (the server has threads and a loop: never fork
+it) and forwards the store calls over a pipe. The loop only awaits a thread that
+does the round trip, so an optimise in the child costs the server nothing.
+
+One call at a time: the child owns one shard and its calls queue behind each
+other, so a search waits behind a running optimise (the shard cannot read while
+it optimises under the GIL anyway). The loop keeps turning meanwhile and
+retrieval's per-turn budget (pipelines/knowledge.py) skips the late result.
+
+A child that dies between calls is started again on the next call (the shard
+reloads from its write-ahead log); one that dies during a call fails that call
+with `StoreError`. `aclose` stops the child and reaps it. If the server process
+dies, the child sees its pipe close and exits.
+
+Same contract as `EdgeStore`: searches take a `Scope`, and hits are re-checked
+against it here as well as in the child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from rag.edge_store import EdgeStore
+from rag.embeddings.base import Vector
+from rag.errors import InvalidScope, RagError, StoreError
+from rag.store import ChunkRecord, Scope, ScoredChunk, collection_name, require_org
+
+#: Store methods the child answers; anything else is refused there too.
+_OPS = frozenset(
+    {
+        "ensure_collection",
+        "upsert",
+        "search",
+        "delete_document",
+        "delete_knowledge_base",
+        "count",
+        "scroll_chunks",
+        "optimize",
+        "info",
+    }
+)
+#: Exceptions passed back as they are; anything else becomes `StoreError`.
+_PASS_THROUGH = (ValueError, TypeError, RagError)
+
+
+def _serve(conn: Connection, root: str, model_id: str, dim: int, options: dict[str, Any]) -> None:
+    """Child process: run requests on an `EdgeStore` until told to stop or the pipe closes."""
+    loop = asyncio.new_event_loop()
+    store = EdgeStore(root, model_id, dim, **options)
+    try:
+        while True:
+            try:
+                op, args = conn.recv()
+            except (EOFError, OSError):
+                return  # the server went away
+            if op == "close":
+                conn.send(("ok", None))
+                return
+            try:
+                if op not in _OPS:
+                    raise StoreError(f"unknown edge store call {op!r}")
+                result = loop.run_until_complete(getattr(store, op)(*args))
+                reply: tuple[str, Any] = ("ok", result)
+            except _PASS_THROUGH as exc:
+                reply = ("err", exc)
+            except Exception as exc:
+                reply = ("err", StoreError(f"edge store call failed: {type(exc).__name__}: {exc}"))
+            conn.send(reply)
+    finally:
+        loop.run_until_complete(store.aclose())
+        loop.close()
+        conn.close()
+
+
+class ProcessEdgeStore:
+    """`VectorStore` on an `EdgeStore` that lives in a child process (see module doc).
+
+    Takes `EdgeStore`'s arguments. The child starts on the first call.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        model_id: str,
+        dim: int,
+        *,
+        prefix: str = "cap_chunks",
+        start_timeout_s: float = 60.0,
+        **options: Any,
+    ) -> None:
+        self._root = str(root)
+        self._model_id = model_id
+        self._dim = dim
+        self._options: dict[str, Any] = {"prefix": prefix, **options}
+        self.collection = collection_name(prefix, model_id, dim)
+        self._start_timeout_s = start_timeout_s
+        # One thread does every round trip: calls queue here, one in flight per pipe.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="edge-proc")
+        self._ctx = multiprocessing.get_context("spawn")
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._closed = False
+        self._guard = threading.Lock()
+        #: Requests written to the child so far (tests wait on it; a health figure).
+        self.sent_calls = 0
+        #: Children started so far (1 after the first call; more after crashes).
+        self.starts = 0
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, or None while none runs."""
+        proc = self._proc
+        return None if proc is None else proc.pid
+
+    # -- the round trip (runs in the executor thread) -------------------------------
+
+    def _ensure_child(self) -> Connection:
+        if self._proc is not None and self._conn is not None and self._proc.is_alive():
+            return self._conn
+        self._reap()
+        parent, child = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(
+            target=_serve,
+            args=(child, self._root, self._model_id, self._dim, self._options),
+            name=f"edge-store:{self.collection}",
+            daemon=True,
+        )
+        proc.start()
+        child.close()  # the child holds its own copy; ours would hide its death
+        self._proc, self._conn = proc, parent
+        self.starts += 1
+        return parent
+
+    def _reap(self) -> None:
+        """Forget the current child, closing its pipe and collecting its exit status."""
+        conn, proc = self._conn, self._proc
+        self._conn = self._proc = None
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            proc.close()
+
+    def _call_sync(self, op: str, args: tuple[Any, ...]) -> Any:
+        with self._guard:
+            if self._closed:
+                raise StoreError("edge store is closed")
+            conn = self._ensure_child()
+            try:
+                conn.send((op, args))
+                self.sent_calls += 1
+                status, value = conn.recv()
+            except (EOFError, OSError) as exc:
+                proc = self._proc
+                code = None
+                if proc is not None:
+                    proc.join(timeout=5)
+                    code = proc.exitcode
+                self._reap()
+                raise StoreError(
+                    f"edge store process died during {op} (exit code {code}); "
+                    "it restarts on the next call"
+                ) from exc
+        if status == "err":
+            if isinstance(value, BaseException):
+                raise value
+            raise StoreError(f"edge store call {op} failed")
+        return value
+
+    async def _call(self, op: str, *args: Any) -> Any:
+        if self._closed:
+            raise StoreError("edge store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call_sync, op, args)
+
+    # -- the store interface ----------------------------------------------------------
+
+    async def ensure_collection(self) -> None:
+        await self._call("ensure_collection")
+
+    async def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        if not records:
+            return
+        for record in records:
+            if len(record.vector) != self._dim:
+                raise ValueError(f"vector of size {len(record.vector)} in a {self._dim}-d store")
+            Scope(record.org_id, (record.kb_id,))
+        await self._call("upsert", list(records))
+
+    async def search(
+        self, scope: Scope, vector: Vector, top_k: int, category: str | None = None
+    ) -> list[ScoredChunk]:
+        if not isinstance(scope, Scope):
+            raise InvalidScope("search needs a Scope(org_id, kb_ids)")
+        hits: list[ScoredChunk] = await self._call(
+            "search", scope, [float(x) for x in vector], int(top_k), category
+        )
+        return [h for h in hits if h.org_id == scope.org_id and h.kb_id in scope.kb_ids]
+
+    async def delete_document(self, org_id: str, document_id: str) -> None:
+        require_org(org_id)
+        await self._call("delete_document", org_id, document_id)
+
+    async def delete_knowledge_base(self, org_id: str, kb_id: str) -> None:
+        require_org(org_id)
+        await self._call("delete_knowledge_base", org_id, kb_id)
+
+    async def count(
+        self, org_id: str, kb_id: str | None = None, document_id: str | None = None
+    ) -> int:
+        require_org(org_id)
+        return int(await self._call("count", org_id, kb_id, document_id))
+
+    async def scroll_chunks(
+        self, org_id: str, offset: str | None = None, limit: int = 256
+    ) -> tuple[list[ChunkRecord], str | None]:
+        require_org(org_id)
+        records, next_offset = await self._call("scroll_chunks", org_id, offset, limit)
+        return [r for r in records if r.org_id == org_id], next_offset
+
+    async def optimize(self) -> None:
+        """Optimise the shard in the child (the server keeps running meanwhile)."""
+        await self._call("optimize")
+
+    async def info(self) -> dict[str, int]:
+        result: dict[str, int] = await self._call("info")
+        return result
+
+    async def aclose(self) -> None:
+        """Flush and close the shard, stop the child and reap it. Idempotent."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_sync)
+        self._executor.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            conn = self._conn
+            if conn is not None:
+                try:
+                    conn.send(("close", ()))
+                    conn.recv()
+                except (EOFError, OSError):
+                    pass  # already gone: reaped below
+            self._reap()
