@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.catalog import InMemoryCatalog
+from rag.edge_process import ProcessEdgeStore
 from rag.edge_store import EdgeStore
 from rag.embeddings.onnx_minilm import MiniLMEmbedder
 from rag.jobs import JobBoard, JobStatus
@@ -403,6 +404,104 @@ def print_table(result: dict[str, Any]) -> None:
         )
 
 
+async def bench_process_store(size: int, queries: int, added: int) -> list[dict[str, Any]]:
+    """EdgeStore in-process against ProcessEdgeStore (the shard in a child process).
+
+    Per mode: search latency in one knowledge base (10% of `size` points, 384-d uniform
+    random, int8 scan) and the event loop's longest stall, seen by a task ticking every
+    millisecond, while `added` more points are upserted (1000 per call) and optimised.
+    """
+    dim = 384
+    rng = np.random.default_rng(7)
+
+    def batch(n: int, offset: int) -> list[ChunkRecord]:
+        v = rng.standard_normal((n, dim)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return [
+            ChunkRecord(
+                chunk_id=str(uuid.uuid4()),
+                org_id="org",
+                kb_id=f"kb{(offset + i) % 10}",
+                document_id=f"doc{(offset + i) // 50}",
+                document_name="doc.txt",
+                chunk_index=i,
+                text=f"chunk {offset + i}",
+                heading_path=(),
+                page=None,
+                row=None,
+                category=None,
+                content_hash="h",
+                vector=row.tolist(),
+            )
+            for i, row in enumerate(v)
+        ]
+
+    rows: list[dict[str, Any]] = []
+    for mode in ("in-process", "child process"):
+        with tempfile.TemporaryDirectory() as tmp:
+            store: EdgeStore | ProcessEdgeStore = (
+                EdgeStore(tmp, "bench", dim, optimize_every=10**9)
+                if mode == "in-process"
+                else ProcessEdgeStore(tmp, "bench", dim, optimize_every=10**9)
+            )
+            try:
+                for start in range(0, size, 1000):
+                    await store.upsert(batch(min(1000, size - start), start))
+                await store.optimize()
+                scope = Scope("org", ("kb3",))
+                qs = rng.standard_normal((queries + 5, dim)).astype(np.float32)
+                wall: list[float] = []
+                cpu0 = time.process_time()
+                for i, q in enumerate(qs):
+                    t0 = time.perf_counter()
+                    await store.search(scope, q.tolist(), 5)
+                    if i >= 5:  # the first few warm the caches (and the pipe)
+                        wall.append((time.perf_counter() - t0) * 1000)
+                cpu_ms = (time.process_time() - cpu0) * 1000 / len(qs)
+
+                gaps: list[float] = []
+                stop = asyncio.Event()
+
+                async def ticker(gaps: list[float] = gaps, stop: asyncio.Event = stop) -> None:
+                    last = time.perf_counter()
+                    while not stop.is_set():
+                        await asyncio.sleep(0.001)
+                        now = time.perf_counter()
+                        gaps.append((now - last) * 1000)
+                        last = now
+
+                # Built before the clock starts: the ticker sees the store's stalls only.
+                batches = [
+                    batch(min(1000, added - start), size + start) for start in range(0, added, 1000)
+                ]
+                task = asyncio.create_task(ticker())
+                t0 = time.perf_counter()
+                for records in batches:
+                    await store.upsert(records)
+                await store.optimize()
+                write_s = time.perf_counter() - t0
+                stop.set()
+                await task
+            finally:
+                await store.aclose()
+        row = {
+            "mode": mode,
+            "points": size,
+            "scope_points": size // 10,
+            "search_p50_ms": round(percentile(wall, 50), 3),
+            "search_p95_ms": round(percentile(wall, 95), 3),
+            "server_cpu_ms_per_search": round(cpu_ms, 3),
+            "added_points": added,
+            "upsert_and_optimize_s": round(write_s, 2),
+            "loop_max_stall_ms": round(max(gaps), 1),
+            "loop_p99_tick_ms": round(percentile(gaps, 99), 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        }
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -418,12 +517,19 @@ async def main() -> None:
     ap.add_argument("--skip-edge", action="store_true")
     ap.add_argument("--hybrid-only", action="store_true")
     ap.add_argument("--recall-check", action="store_true")
+    ap.add_argument(
+        "--process-store",
+        action="store_true",
+        help="only EdgeStore in-process vs in a child process: search latency, loop stall",
+    )
+    ap.add_argument("--added", type=int, default=20_000, help="with --process-store")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rag.json"))
     args = ap.parse_args()
     out = Path(args.out)
     # Sections not re-run this time are kept from the previous file.
     previous: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}  # noqa: ASYNC240
     result: dict[str, Any] = {
+        **previous,  # sections this script does not write (findings) stay
         "machine": {
             **previous.get("machine", {}),
             "cpus": os.cpu_count(),
@@ -443,7 +549,14 @@ async def main() -> None:
         "search_edge": previous.get("search_edge", []),
         "hnsw_recall_check": previous.get("hnsw_recall_check"),
         "search_edge_single_kb": previous.get("search_edge_single_kb", []),
+        "process_store": previous.get("process_store", []),
     }
+    if args.process_store:
+        size = args.sizes[0]
+        result["process_store"] = await bench_process_store(size, args.queries, args.added)
+        out.write_text(json.dumps(result, indent=2) + "\n")  # noqa: ASYNC240
+        print(f"\nwrote {args.out}")
+        return
     hybrid = bench_hybrid()
     print(json.dumps(hybrid, indent=1), flush=True)
     out.with_name("rag_hybrid.json").write_text(json.dumps(hybrid, indent=2) + "\n")
