@@ -32,7 +32,9 @@ HNSW segments), so the whole process, event loop included, stops meanwhile. A
 write optimises once `optimize_every` points have accumulated, and merges stop at
 `max_segment_points`, which bounds the stop: 3.5 s at worst while loading 100k
 chunks (7 s with unbounded segments, ~3 min with an HNSW graph). Bulk loads call
-`optimize` once. Running the shard in its own process would remove the stop.
+`optimize` once. The server therefore runs this store in a child process
+(`rag.edge_process.ProcessEdgeStore`, the embedded default); in-process use is for
+tests and benchmarks.
 
 Same contract as `QdrantStore`: searches take a `Scope`, results are re-checked
 against it, one shard directory per embedding model (`collection_name`).
