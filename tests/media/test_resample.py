@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soxr
 
+from media import polyphase
 from media.errors import InvalidAudioError
 from media.polyphase import PolyphaseResampler, supports
 from media.resample import SUPPORTED_RATES, Quality, StreamResampler
@@ -206,3 +207,44 @@ def test_float_samples_in_equal_pcm16_in(in_rate: int, out_rate: int) -> None:
         assert from_floats.process_samples(floats) == from_bytes.process(chunk)
     assert from_floats.samples_in == from_bytes.samples_in
     assert from_floats.samples_out == from_bytes.samples_out
+
+
+def _noise(rate: int, secs: float) -> np.ndarray:
+    return (np.random.default_rng(7).standard_normal(int(rate * secs)) * 8000).astype(np.float32)
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), [p for p in PAIRS if supports(*p)])
+def test_fixed_chunks_take_the_block_path_and_match_one_shot(in_rate: int, out_rate: int) -> None:
+    design = polyphase._design(in_rate, out_rate)
+    design.blocks.clear()  # a shared cache: start this rate pair without one
+    design.seen.clear()
+    x = _noise(in_rate, 0.5)
+    n = in_rate // 50
+    one_shot_r = PolyphaseResampler(in_rate, out_rate)
+    ref = np.concatenate((one_shot_r.process(x), one_shot_r.flush()))
+    streamed_r = PolyphaseResampler(in_rate, out_rate)
+    parts = [streamed_r.process(x[i : i + n]) for i in range(0, x.size, n)]
+    streamed = np.concatenate((*parts, streamed_r.flush()))
+    assert streamed.shape == ref.shape
+    # Same taps over the same inputs: only float32 rounding differs (PCM16 scale).
+    assert np.abs(streamed - ref).max() < 0.05
+    # The shape that recurs, a 20 ms chunk in and out per call, has its matrix.
+    assert any(count == out_rate // 50 for count, *_ in design.blocks)
+
+
+def test_ragged_chunks_keep_the_shape_caches_bounded() -> None:
+    rng = np.random.default_rng(3)
+    x = _noise(8000, 4.0)
+    r = PolyphaseResampler(8000, 16000)
+    ref = PolyphaseResampler(8000, 16000)
+    out, i = [], 0
+    while i < x.size:
+        size = int(rng.integers(1, 400))
+        out.append(r.process(x[i : i + size]))
+        i += size
+    streamed = np.concatenate((*out, r.flush()))
+    one_shot = np.concatenate((ref.process(x), ref.flush()))
+    assert np.abs(streamed - one_shot).max() < 0.05
+    design = polyphase._design(8000, 16000)
+    assert len(design.blocks) <= polyphase.MAX_BLOCKS
+    assert len(design.seen) <= polyphase.MAX_SHAPES_WATCHED
