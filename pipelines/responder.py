@@ -1,7 +1,16 @@
-"""Produces one agent reply: LLM tokens streamed into TTS sentence by sentence.
+"""Produces one agent reply: LLM tokens streamed into TTS.
+
+A voice that takes its text as a stream (``TextStreamingTTS``, or a
+``FallbackTTS`` with such a voice in its chain) gets one text stream per reply,
+opened as the reply starts so that connecting overlaps the LLM's first token;
+every LLM delta is pushed as it arrives and the audio is played as it comes.
+Which words the audio covers is estimated conservatively (``StreamAligner``).
+Any other voice is given the reply sentence by sentence (``synthesize``), and
+each sentence's audio length is known exactly.
 
 Runs as the reply task of a ``VoiceSession``; cancelling that task (barge-in)
-cancels the LLM stream and the TTS worker with it.
+cancels the LLM stream and the TTS worker with it (a text stream is closed
+with ``aclose`` at once).
 """
 
 from __future__ import annotations
@@ -10,24 +19,99 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
+from media.frames import PIPELINE_RATE
 from pipelines.errors import ProviderError
 from pipelines.events import AgentTextDelta, AgentTextDone, ToolCalled
+from pipelines.fallback.chain import aclose_quietly
+from pipelines.fallback.tts import FallbackTTS
 from pipelines.knowledge import Passage, Retriever, passages_prompt
 from pipelines.providers.base import (
     ChatMessage,
     LLMProvider,
     LLMUsage,
     TextDelta,
+    TextStreamingTTS,
     ToolCall,
     ToolCallEvent,
     TTSProvider,
+    TTSTextStream,
 )
 from pipelines.reply import ReplyRun
-from pipelines.text import SentenceAggregator, SpokenSegment
+from pipelines.text import SentenceAggregator, SpokenSegment, StreamAligner
 from pipelines.tools import ToolBox
 
 if TYPE_CHECKING:
     from pipelines.session import VoiceSession
+
+
+def streams_text(tts: TTSProvider) -> bool:
+    """Whether ``tts`` should be given a reply's text as a stream."""
+    if isinstance(tts, FallbackTTS):
+        return any(isinstance(p, TextStreamingTTS) for p in tts.providers)
+    return isinstance(tts, TextStreamingTTS)
+
+
+class SentenceFeed:
+    """Reply text in, whole sentences out to the per-sentence speaker."""
+
+    def __init__(self) -> None:
+        self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._aggregator = SentenceAggregator()
+
+    def push(self, text: str) -> None:
+        for sentence in self._aggregator.push(text):
+            self.sentences.put_nowait(sentence)
+
+    def say(self, text: str) -> None:
+        self.sentences.put_nowait(text)
+
+    def end(self) -> None:
+        rest = self._aggregator.flush()
+        if rest:
+            self.sentences.put_nowait(rest)
+        self.sentences.put_nowait(None)
+
+
+class StreamFeed:
+    """Reply text in, pushed to the text stream (held until the stream is open)."""
+
+    def __init__(self, run: ReplyRun) -> None:
+        self.aligner = StreamAligner(PIPELINE_RATE)
+        self._run = run
+        self._stream: TTSTextStream | None = None
+        self._pending = ""
+        self._ended = False
+
+    def push(self, text: str) -> None:
+        if self._ended or not text:
+            return
+        self.aligner.push(text)
+        self._run.timeline.add_usage("tts_characters", len(text))
+        if self._stream is not None:
+            self._stream.push_text(text)
+        else:
+            self._pending += text
+
+    def say(self, text: str) -> None:
+        self.push(text)
+
+    def end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self._stream is not None:
+            self._stream.end_input()
+
+    def attach(self, stream: TTSTextStream) -> None:
+        self._stream = stream
+        pending, self._pending = self._pending, ""
+        if pending:
+            stream.push_text(pending)
+        if self._ended:
+            stream.end_input()
+
+
+Feed = SentenceFeed | StreamFeed
 
 
 class Responder:
@@ -45,19 +129,26 @@ class Responder:
         self._tts = tts
         self._tools = tools
         self._retriever = retriever
+        self.streaming = streams_text(tts)
 
     async def run(self, run: ReplyRun, *, say: str | None = None) -> None:
         session = self._session
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        speaker = asyncio.get_running_loop().create_task(self._speak(run, sentences))
+        loop = asyncio.get_running_loop()
+        feed: Feed
+        if self.streaming:
+            feed = StreamFeed(run)
+            speaker = loop.create_task(self._speak_stream(run, feed))
+        else:
+            feed = SentenceFeed()
+            speaker = loop.create_task(self._speak(run, feed.sentences))
         try:
             if say is not None:
-                sentences.put_nowait(say)
-                sentences.put_nowait(None)
+                feed.say(say)
+                feed.end()
                 run.assistant_index = session.append_history(ChatMessage("assistant", say))
                 session.emit(AgentTextDone(text=say, turn_id=run.turn_id))
             else:
-                await self._think(run, sentences)
+                await self._think(run, feed)
             await speaker
             session.finish_synthesis(run)
         except asyncio.CancelledError:
@@ -71,13 +162,12 @@ class Responder:
                 await speaker
             session.fail_reply(run, "provider_error", f"{exc.provider or 'provider'}: {exc}")
 
-    async def _think(self, run: ReplyRun, sentences: asyncio.Queue[str | None]) -> None:
+    async def _think(self, run: ReplyRun, feed: Feed) -> None:
         session = self._session
         loop = asyncio.get_running_loop()
         assert run.user_text is not None
         run.user_index = session.append_history(ChatMessage("user", run.user_text))
         context = await self._context(run.user_text)
-        aggregator = SentenceAggregator()
         spoken: list[str] = []
         for _round in range(session.config.max_tool_rounds + 1):
             messages = self._messages(context)
@@ -90,8 +180,7 @@ class Responder:
                     run.timeline.mark("llm_first_token", loop.time())
                     spoken.append(event.text)
                     session.emit(AgentTextDelta(text=event.text, turn_id=run.turn_id))
-                    for sentence in aggregator.push(event.text):
-                        sentences.put_nowait(sentence)
+                    feed.push(event.text)
                 elif isinstance(event, ToolCallEvent):
                     calls.append(event.call)
                 elif isinstance(event, LLMUsage):
@@ -100,10 +189,7 @@ class Responder:
             if not calls:
                 break
             await self._run_tools(run, calls)
-        rest = aggregator.flush()
-        if rest:
-            sentences.put_nowait(rest)
-        sentences.put_nowait(None)
+        feed.end()
         text = "".join(spoken).strip()
         if text:
             run.assistant_index = session.append_history(ChatMessage("assistant", text))
@@ -148,3 +234,24 @@ class Responder:
                 run.timeline.mark("tts_first_audio", loop.time())
                 samples += session.enqueue_audio(run, chunk, self._tts.sample_rate)
             run.segments.append(SpokenSegment(sentence, samples))
+
+    async def _speak_stream(self, run: ReplyRun, feed: StreamFeed) -> None:
+        session = self._session
+        loop = asyncio.get_running_loop()
+        tts = self._tts
+        assert isinstance(tts, TextStreamingTTS)
+        stream = await tts.open_stream()
+        chunks = aiter(stream)
+        try:
+            feed.attach(stream)
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                run.timeline.mark("tts_first_audio", loop.time())
+                samples = session.enqueue_audio(run, chunk, tts.sample_rate)
+                run.segments.extend(feed.aligner.add_audio(samples))
+            run.segments.extend(feed.aligner.finish())
+        finally:
+            # Barge-in lands here too: the voice stops now, its audio is dropped.
+            await aclose_quietly(stream)
+            await aclose_quietly(chunks)

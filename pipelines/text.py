@@ -3,6 +3,7 @@ and cutting a reply down to the words the user actually heard."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,3 +91,61 @@ def heard_text(segments: Sequence[SpokenSegment], played_samples: int) -> str:
             parts.append(" ".join(words[:kept]))
         break
     return " ".join(parts)
+
+
+# A lower bound on how fast a voice speaks, for crediting streamed audio to
+# words. Real voices speak 14-17 characters a second: crediting at 11 means a
+# word counts as heard only after more audio than it really took has played.
+STREAM_CHARS_PER_SECOND = 11.0
+
+
+class StreamAligner:
+    """Turns a streamed reply's audio into ``SpokenSegment``s, one per word.
+
+    A text-streaming voice says no more than which audio came in response to the
+    text as a whole, so each complete word (one followed by whitespace) is
+    credited with the audio a slow voice (``chars_per_second``) would need for
+    it plus a space, once that much audio has arrived. ``heard_text`` over these
+    segments then never counts a word before it has fully played, as long as
+    the voice is faster than that rate. ``finish`` gives the words not yet
+    credited the audio left over when the stream ended.
+    """
+
+    def __init__(self, sample_rate: int, chars_per_second: float = STREAM_CHARS_PER_SECOND) -> None:
+        self._samples_per_char = sample_rate / chars_per_second
+        self._text = ""
+        self._credit = 0
+
+    def push(self, text: str) -> None:
+        self._text += text
+
+    def add_audio(self, samples: int) -> list[SpokenSegment]:
+        self._credit += samples
+        out: list[SpokenSegment] = []
+        while (word := _complete_word(self._text)) is not None:
+            start, end = word
+            cost = math.ceil((end - start + 1) * self._samples_per_char)
+            if cost > self._credit:
+                break
+            out.append(SpokenSegment(self._text[start:end], cost))
+            self._credit -= cost
+            self._text = self._text[end:]
+        return out
+
+    def finish(self) -> list[SpokenSegment]:
+        rest, self._text = self._text.strip(), ""
+        credit, self._credit = self._credit, 0
+        if not rest:
+            return []
+        return [SpokenSegment(rest, max(credit, 1))]
+
+
+def _complete_word(text: str) -> tuple[int, int] | None:
+    """(start, end) of the first word of ``text`` if whitespace follows it."""
+    start = len(text) - len(text.lstrip())
+    end = start
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    if end == start or end >= len(text):
+        return None
+    return start, end

@@ -226,6 +226,120 @@ class FakeTTS:
             raise
 
 
+@dataclass
+class FakeStreamKnobs:
+    connect_latency: float = 0.05  # open_stream -> ready
+    # The voice starts on buffered text once this many characters wait (cut at
+    # a word edge), like ElevenLabs' chunk schedule; flush/end start it anyway.
+    min_chars: int = 1
+    fail_at_open: bool = False
+
+
+class FakeTTSTextStream:
+    """Text in as it is written, a tone per released piece of text out.
+
+    Uses the owner's ``FakeTTSKnobs``: ``first_audio_latency`` before the first
+    piece's audio, ``chunk_ms``/``chunk_interval`` for the chunks,
+    ``fail_after_chunks`` (counted over the whole stream) and ``hang``.
+    """
+
+    def __init__(self, owner: FakeStreamingTTS) -> None:
+        self._owner = owner
+        self._buffer = ""
+        self._pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ended = False
+        self._closed = False
+        self.text = ""
+
+    def push_text(self, text: str) -> None:
+        if self._ended or self._closed:
+            return
+        self.text += text
+        self._buffer += text
+        if len(self._buffer.strip()) >= self._owner.stream_knobs.min_chars:
+            edge = max(self._buffer.rfind(" "), self._buffer.rfind("\n"))
+            if edge > 0:
+                self._release(self._buffer[: edge + 1])
+                self._buffer = self._buffer[edge + 1 :]
+
+    def flush(self) -> None:
+        if not self._ended and not self._closed:
+            self._release(self._buffer)
+            self._buffer = ""
+
+    def end_input(self) -> None:
+        if not self._ended and not self._closed:
+            self.flush()
+            self._ended = True
+            self._pieces.put_nowait(None)
+
+    def _release(self, piece: str) -> None:
+        if piece.strip():
+            self._owner.spoken.append(piece)
+            self._pieces.put_nowait(piece)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._audio()
+
+    async def _audio(self) -> AsyncIterator[bytes]:
+        owner = self._owner
+        knobs = owner.knobs
+        chunk = owner.sample_rate * knobs.chunk_ms // 1000
+        sent = 0
+        first = True
+        try:
+            while not self._closed and (piece := await self._pieces.get()) is not None:
+                if knobs.hang:
+                    await _hang_forever()
+                if first:
+                    await asyncio.sleep(knobs.first_audio_latency)
+                    first = False
+                total = owner.samples_for(piece)
+                for start in range(0, total, chunk):
+                    if knobs.fail_after_chunks is not None and sent >= knobs.fail_after_chunks:
+                        raise ProviderError("fake tts stream failure", provider=owner.name)
+                    if sent and knobs.chunk_interval:
+                        await asyncio.sleep(knobs.chunk_interval)
+                    if self._closed:
+                        return
+                    sent += 1
+                    yield tone(min(chunk, total - start), owner.sample_rate, offset=start)
+        except asyncio.CancelledError:
+            owner.cancelled += 1
+            raise
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._ended = True
+            self._owner.closed += 1
+            self._pieces.put_nowait(None)
+
+
+class FakeStreamingTTS(FakeTTS):
+    """A ``FakeTTS`` that also takes a reply's text as a stream (``open_stream``)."""
+
+    def __init__(
+        self,
+        sample_rate: int = 16_000,
+        knobs: FakeTTSKnobs | None = None,
+        name: str = "fake-tts-stream",
+        stream_knobs: FakeStreamKnobs | None = None,
+    ) -> None:
+        super().__init__(sample_rate, knobs, name)
+        self.stream_knobs = stream_knobs or FakeStreamKnobs()
+        self.streams: list[FakeTTSTextStream] = []
+        self.closed = 0
+
+    async def open_stream(self) -> FakeTTSTextStream:
+        await asyncio.sleep(self.stream_knobs.connect_latency)
+        if self.stream_knobs.fail_at_open:
+            raise ProviderError("fake tts stream refused", provider=self.name)
+        stream = FakeTTSTextStream(self)
+        self.streams.append(stream)
+        return stream
+
+
 def tone(samples: int, sample_rate: int, *, offset: int = 0, hz: float = 220.0) -> bytes:
     t = (np.arange(samples) + offset) / sample_rate
     wave = 8000.0 * np.sin(2.0 * math.pi * hz * t)

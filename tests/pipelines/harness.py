@@ -13,6 +13,7 @@ from media.vad.base import DeferredVoiceActivityDetector, ScoreSink, VoiceActivi
 from media.vad.detector import VadParams
 from pipelines.config import ConversationConfig
 from pipelines.events import SessionEvent
+from pipelines.providers.base import TTSProvider
 from pipelines.providers.fake import FakeLLM, FakeSTT, FakeTTS, tone
 from pipelines.session import VoiceSession
 from pipelines.tools import ToolBox
@@ -95,6 +96,8 @@ class Harness:
     stt: FakeSTT = field(default_factory=FakeSTT)
     llm: FakeLLM = field(default_factory=FakeLLM)
     tts: FakeTTS = field(default_factory=FakeTTS)
+    # Given to the session instead of ``tts`` when set (e.g. a ``FallbackTTS`` chain).
+    voice: TTSProvider | None = None
     config: ConversationConfig = field(
         default_factory=lambda: ConversationConfig(
             vad=VadParams(start_secs=0.2, stop_secs=0.6, min_speech_secs=0.1)
@@ -113,7 +116,7 @@ class Harness:
         self.session = VoiceSession(
             stt=self.stt,
             llm=self.llm,
-            tts=self.tts,
+            tts=self.voice or self.tts,
             vad=self.vad,
             clock=self.clock,
             on_event=self.events.append,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pipelines.text import SentenceAggregator, SpokenSegment, heard_text
+from pipelines.text import SentenceAggregator, SpokenSegment, StreamAligner, heard_text
 
 
 def feed(agg: SentenceAggregator, text: str, step: int = 3) -> list[str]:
@@ -46,3 +46,29 @@ def test_heard_text_keeps_whole_segments_and_a_proportional_part() -> None:
     assert heard_text(segments, 300) == "One two three."
     assert heard_text(segments, 500) == "One two three. Four five"
     assert heard_text(segments, 10_000) == "One two three. Four five six seven."
+
+
+def test_stream_aligner_credits_whole_words_at_the_slow_rate() -> None:
+    # 10 samples a second at 1 char a second: a word costs (chars + 1) * 10 samples.
+    aligner = StreamAligner(10, chars_per_second=1.0)
+    aligner.push("Hi there, frie")
+    assert aligner.add_audio(29) == []
+    assert aligner.add_audio(1) == [SpokenSegment("Hi", 30)]
+    # "there," is paid for; "frie" is not a whole word yet whatever the audio.
+    assert aligner.add_audio(500) == [SpokenSegment("there,", 70)]
+    aligner.push("nd. ")
+    assert aligner.add_audio(0) == [SpokenSegment("friend.", 80)]
+    segments = [SpokenSegment("Hi", 30), SpokenSegment("there,", 70), SpokenSegment("friend.", 80)]
+    assert heard_text(segments, 99) == "Hi"
+    assert heard_text(segments, 100) == "Hi there,"
+    assert heard_text(segments, 180) == "Hi there, friend."
+
+
+def test_stream_aligner_gives_the_rest_the_leftover_audio_at_the_end() -> None:
+    aligner = StreamAligner(10, chars_per_second=1.0)
+    aligner.push("one two three four")
+    assert aligner.add_audio(45) == [SpokenSegment("one", 40)]
+    assert aligner.finish() == [SpokenSegment("two three four", 5)]
+    aligner.push("five")
+    assert aligner.finish() == [SpokenSegment("five", 1)]
+    assert aligner.finish() == []
