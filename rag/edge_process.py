@@ -2,10 +2,13 @@
 
 qdrant-edge-py (0.9) holds the GIL while it optimises a shard: in-process, the
 whole server, event loop and live calls included, stops for up to seconds
-(rag/edge_store.py). `ProcessEdgeStore` keeps the shard in a child process
-started with the 'spawn' context (the server has threads and a loop: never fork
-it) and forwards the store calls over a pipe. The loop only awaits a thread that
-does the round trip, so an optimise in the child costs the server nothing.
+(rag/edge_store.py). `ProcessEdgeStore` keeps the shard in a child process, a
+fresh interpreter (`python -m rag.edge_process`, as the document parser's workers:
+the server has threads and a loop, so it is never forked, and unlike
+multiprocessing's spawn the child never re-imports the server's `__main__`), and
+forwards the store calls over its stdin/stdout as pickled messages. The loop only
+awaits a thread that does the round trip, so an optimise in the child costs the
+server nothing.
 
 One call at a time: the child owns one shard and its calls queue behind each
 other, so a search waits behind a running optimise (the shard cannot read while
@@ -24,14 +27,16 @@ against it here as well as in the child.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rag.edge_store import EdgeStore
 from rag.embeddings.base import Vector
@@ -56,18 +61,22 @@ _OPS = frozenset(
 _PASS_THROUGH = (ValueError, TypeError, RagError)
 
 
-def _serve(conn: Connection, root: str, model_id: str, dim: int, options: dict[str, Any]) -> None:
+def _serve(recv: Connection, send: Connection) -> None:
     """Child process: run requests on an `EdgeStore` until told to stop or the pipe closes."""
+    try:
+        root, model_id, dim, options = recv.recv()
+    except (EOFError, OSError):
+        return
     loop = asyncio.new_event_loop()
     store = EdgeStore(root, model_id, dim, **options)
     try:
         while True:
             try:
-                op, args = conn.recv()
+                op, args = recv.recv()
             except (EOFError, OSError):
                 return  # the server went away
             if op == "close":
-                conn.send(("ok", None))
+                send.send(("ok", None))
                 return
             try:
                 if op not in _OPS:
@@ -78,11 +87,23 @@ def _serve(conn: Connection, root: str, model_id: str, dim: int, options: dict[s
                 reply = ("err", exc)
             except Exception as exc:
                 reply = ("err", StoreError(f"edge store call failed: {type(exc).__name__}: {exc}"))
-            conn.send(reply)
+            send.send(reply)
     finally:
         loop.run_until_complete(store.aclose())
         loop.close()
-        conn.close()
+
+
+def main() -> None:
+    recv = Connection(sys.stdin.fileno(), writable=False)
+    send = Connection(sys.stdout.fileno(), readable=False)
+    sys.stdout = sys.stderr  # a stray print must not corrupt the pipe
+    _serve(recv, send)
+
+
+def _detach(stream: IO[bytes]) -> int:
+    fd = os.dup(stream.fileno())
+    stream.close()
+    return fd
 
 
 class ProcessEdgeStore:
@@ -98,7 +119,6 @@ class ProcessEdgeStore:
         dim: int,
         *,
         prefix: str = "cap_chunks",
-        start_timeout_s: float = 60.0,
         **options: Any,
     ) -> None:
         self._root = str(root)
@@ -106,12 +126,11 @@ class ProcessEdgeStore:
         self._dim = dim
         self._options: dict[str, Any] = {"prefix": prefix, **options}
         self.collection = collection_name(prefix, model_id, dim)
-        self._start_timeout_s = start_timeout_s
         # One thread does every round trip: calls queue here, one in flight per pipe.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="edge-proc")
-        self._ctx = multiprocessing.get_context("spawn")
-        self._proc: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._send: Connection | None = None
+        self._recv: Connection | None = None
         self._closed = False
         self._guard = threading.Lock()
         #: Requests written to the child so far (tests wait on it; a health figure).
@@ -135,51 +154,55 @@ class ProcessEdgeStore:
 
     # -- the round trip (runs in the executor thread) -------------------------------
 
-    def _ensure_child(self) -> Connection:
-        if self._proc is not None and self._conn is not None and self._proc.is_alive():
-            return self._conn
+    def _ensure_child(self) -> tuple[Connection, Connection]:
+        proc, send, recv = self._proc, self._send, self._recv
+        if proc is not None and send is not None and recv is not None and proc.poll() is None:
+            return send, recv
         self._reap()
-        parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(
-            target=_serve,
-            args=(child, self._root, self._model_id, self._dim, self._options),
-            name=f"edge-store:{self.collection}",
-            daemon=True,
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.edge_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
-        proc.start()
-        child.close()  # the child holds its own copy; ours would hide its death
-        self._proc, self._conn = proc, parent
+        assert proc.stdin is not None and proc.stdout is not None
+        self._proc = proc
+        # Connection objects own the fds from here on; detach the Popen file objects.
+        send = self._send = Connection(_detach(proc.stdin), readable=False)
+        recv = self._recv = Connection(_detach(proc.stdout), writable=False)
         self.starts += 1
-        return parent
+        send.send((self._root, self._model_id, self._dim, self._options))
+        return send, recv
 
     def _reap(self) -> None:
-        """Forget the current child, closing its pipe and collecting its exit status."""
-        conn, proc = self._conn, self._proc
-        self._conn = self._proc = None
-        if conn is not None:
-            conn.close()
+        """Forget the current child: close its pipes, stop it if need be, collect its status."""
+        for conn in (self._send, self._recv):
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.close()
+        self._send = self._recv = None
+        proc, self._proc = self._proc, None
         if proc is not None:
-            proc.join(timeout=5)
-            if proc.is_alive():
+            try:
+                proc.wait(timeout=5)  # it exits on its own once its stdin closes
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.join()
-            proc.close()
+                proc.wait()
 
     def _call_sync(self, op: str, args: tuple[Any, ...]) -> Any:
         with self._guard:
             if self._closed:
                 raise StoreError("edge store is closed")
-            conn = self._ensure_child()
             try:
-                conn.send((op, args))
+                send, recv = self._ensure_child()
+                send.send((op, args))
                 self.sent_calls += 1
-                status, value = conn.recv()
+                status, value = recv.recv()
             except (EOFError, OSError) as exc:
                 proc = self._proc
                 code = None
                 if proc is not None:
-                    proc.join(timeout=5)
-                    code = proc.exitcode
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        code = proc.wait(timeout=5)
                 self._reap()
                 raise StoreError(
                     f"edge store process died during {op} (exit code {code}); "
@@ -263,11 +286,15 @@ class ProcessEdgeStore:
             if self._closed:
                 return
             self._closed = True
-            conn = self._conn
-            if conn is not None:
+            send, recv = self._send, self._recv
+            if send is not None and recv is not None:
                 try:
-                    conn.send(("close", ()))
-                    conn.recv()
+                    send.send(("close", ()))
+                    recv.recv()
                 except (EOFError, OSError):
                     pass  # already gone: reaped below
             self._reap()
+
+
+if __name__ == "__main__":
+    main()

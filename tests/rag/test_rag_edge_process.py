@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import signal
 import uuid
@@ -153,7 +152,6 @@ async def test_close_stops_and_reaps_the_child_and_refuses_later_calls(tmp_path:
     await store.aclose()
     assert store.pid is None
     assert gone(pid)
-    assert all(child.pid != pid for child in multiprocessing.active_children())
     await store.aclose()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         await store.count("o")
