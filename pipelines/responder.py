@@ -73,13 +73,22 @@ class SentenceFeed:
 
 
 class StreamFeed:
-    """Reply text in, pushed to the text stream (held until the stream is open)."""
+    """Reply text in, pushed to the text stream (held until the stream is open).
+
+    The stream is flushed once, at the end of the first sentence (or early
+    clause): a voice that waits for a long buffer (ElevenLabs' chunk schedule)
+    starts on it, and a fallback chain's first-byte deadline starts running
+    there rather than when the LLM finishes. Later sentences are left to the
+    voice's own pacing (Deepgram flushes by itself and caps its flushes).
+    """
 
     def __init__(self, run: ReplyRun) -> None:
         self.aligner = StreamAligner(PIPELINE_RATE)
         self._run = run
         self._stream: TTSTextStream | None = None
         self._pending = ""
+        self._first_sentence: SentenceAggregator | None = SentenceAggregator()
+        self._flush_pending = False
         self._ended = False
 
     def push(self, text: str) -> None:
@@ -91,6 +100,12 @@ class StreamFeed:
             self._stream.push_text(text)
         else:
             self._pending += text
+        if self._first_sentence is not None and self._first_sentence.push(text):
+            self._first_sentence = None
+            if self._stream is not None:
+                self._stream.flush()
+            else:
+                self._flush_pending = True
 
     def say(self, text: str) -> None:
         self.push(text)
@@ -107,6 +122,8 @@ class StreamFeed:
         pending, self._pending = self._pending, ""
         if pending:
             stream.push_text(pending)
+        if self._flush_pending:
+            stream.flush()
         if self._ended:
             stream.end_input()
 

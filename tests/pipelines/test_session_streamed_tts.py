@@ -203,3 +203,44 @@ def test_which_voices_get_the_text_as_a_stream() -> None:
     assert not streams_text(FakeTTS())
     assert streams_text(FallbackTTS([FakeTTS(name="a"), FakeStreamingTTS()]))
     assert not streams_text(FallbackTTS([FakeTTS(name="a"), FakeTTS(name="b")]))
+
+
+def test_a_voice_waiting_for_a_long_buffer_starts_at_the_first_sentence_end() -> None:
+    interval = 0.05
+
+    async def main() -> None:
+        # Like ElevenLabs' chunk schedule: nothing is voiced before 200 characters
+        # wait, unless flushed. The reply is shorter than that.
+        voice = FakeStreamingTTS(stream_knobs=FakeStreamKnobs(min_chars=200))
+        llm = FakeLLM(lambda m: REPLY, FakeLLMKnobs(token_interval=interval))
+        async with Harness(llm=llm, tts=voice) as h:
+            h.s.push_text("hi")
+            await h.feed(8.0, voiced=False)
+            m = metrics(h)
+            written = first_sentence_written_at(m, interval)
+            assert voice.spoken[0] == FIRST + " "
+            # Flushed as the first sentence was written, not when the LLM finished.
+            assert m.marks["first_audio_out"] - written <= 0.1 + 1e-6
+            assert h.s.history[-1] == ChatMessage("assistant", REPLY)
+
+    run_virtual(main())
+
+
+def test_a_hung_streamed_voice_is_replaced_before_the_llm_finishes() -> None:
+    async def main() -> None:
+        stuck = FakeStreamingTTS(knobs=FakeTTSKnobs(hang=True))
+        backup = FakeTTS(name="backup")
+        chain = FallbackTTS([stuck, backup], first_byte_timeout=1.0)
+        llm = FakeLLM(story_or_echo)
+        async with Harness(stt=FakeSTT(["tell me a story"]), llm=llm, voice=chain) as h:
+            await h.say(0.6, then_silence=12.0)
+            assert not h.of("turn.metrics")  # still telling the story
+            h.s.interrupt()
+            (timeline,) = h.s.completed
+            llm_done = timeline.marks["llm_first_token"] + (len(LONG_REPLY.split()) - 1) * 0.01
+            # The first-byte deadline ran from the first sentence, not from the LLM's end.
+            assert timeline.marks["first_audio_out"] < llm_done
+            assert backup.spoken[0] == LONG_REPLY.split(". ")[0] + "."
+            assert stuck.closed == 1
+
+    run_virtual(main())
