@@ -131,6 +131,7 @@ class PolyphaseResampler:
         self._next_out = 0  # global index of the next output sample
 
     def process(self, x: npt.NDArray[np.floating]) -> Float32Array:
+        """Outputs now computable; a new array the caller owns (or a read-only empty one)."""
         if x.size:
             self._buf = np.concatenate((self._buf, x), dtype=np.float32)
             self._total_in += x.size

@@ -33,6 +33,7 @@ DEFAULT_QUALITY: Quality = "low_latency"
 _QUALITIES = ("low_latency", "QQ", "LQ", "MQ", "HQ", "VHQ")
 FALLBACK_QUALITY: Quality = "HQ"
 _TO_FLOAT = np.float32(1.0 / 32768.0)
+_MAX16, _MIN16 = np.float32(32767), np.float32(-32768)
 
 
 def _to_int16(x: npt.NDArray[np.floating], scale: float = 1.0) -> bytes:
@@ -42,6 +43,21 @@ def _to_int16(x: npt.NDArray[np.floating], scale: float = 1.0) -> bytes:
     np.minimum(scaled, 32767, out=scaled)
     np.maximum(scaled, -32768, out=scaled)
     out: npt.NDArray[np.int16] = scaled.astype("<i2")
+    return out.tobytes()
+
+
+def _owned_to_int16(x: npt.NDArray[np.float32]) -> bytes:
+    """``_to_int16`` for a float32 array nobody else holds: rounded in place.
+
+    Clipping to integer bounds before rounding gives the same values as after.
+    Float32 bounds: a Python int would be converted on every call.
+    """
+    if not x.size:
+        return b""
+    np.minimum(x, _MAX16, out=x)
+    np.maximum(x, _MIN16, out=x)
+    np.rint(x, out=x)
+    out: npt.NDArray[np.int16] = x.astype("<i2")
     return out.tobytes()
 
 
@@ -106,7 +122,7 @@ class StreamResampler:
             # The FIR is linear: it runs on raw sample values, no rescaling.
             out = self._poly.process(samples)
             self.samples_out += len(out)
-            return _to_int16(out)
+            return _owned_to_int16(out)  # a fresh array each call
         assert self._soxr is not None
         out = self._soxr.resample_chunk(samples * _TO_FLOAT)
         self.samples_out += len(out)
@@ -118,7 +134,7 @@ class StreamResampler:
         if self._poly is not None:
             tail = self._poly.flush()
             self.samples_out += len(tail)
-            return _to_int16(tail)
+            return _owned_to_int16(tail)
         if self._soxr is not None:
             tail = self._soxr.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             self._soxr.clear()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soxr
 
-from media import polyphase
+from media import polyphase, resample
 from media.errors import InvalidAudioError
 from media.polyphase import PolyphaseResampler, supports
 from media.resample import SUPPORTED_RATES, Quality, StreamResampler
@@ -248,3 +248,18 @@ def test_ragged_chunks_keep_the_shape_caches_bounded() -> None:
     design = polyphase._design(8000, 16000)
     assert len(design.blocks) <= polyphase.MAX_BLOCKS
     assert len(design.seen) <= polyphase.MAX_SHAPES_WATCHED
+
+
+def test_in_place_rounding_equals_the_copying_one() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate(
+        (
+            rng.standard_normal(4000) * 40000,  # a third saturates
+            np.arange(-10, 10) + 0.5,  # ties round to even
+            [32767.4, 32767.5, -32768.5, -32768.6, 0.0, -0.0],
+        )
+    ).astype(np.float32)
+    expected = resample._to_int16(values)
+    owned = values.copy()
+    assert resample._owned_to_int16(owned) == expected
+    assert resample._owned_to_int16(np.zeros(0, dtype=np.float32)) == b""
