@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.edge_store import EdgeStore
-from rag.store import KB, ORG, SCOPE, ChunkRecord, Scope
+from rag.store import KB, ORG, SCOPE, Scope
+from tests.rag.vectors import records, unit
 
 pytest.importorskip("qdrant_edge")
-
-
-def records(org: str, kb: str, vectors: np.ndarray) -> list[ChunkRecord]:
-    return [
-        ChunkRecord(
-            chunk_id=str(uuid.uuid4()),
-            org_id=org,
-            kb_id=kb,
-            document_id=f"{org}-{kb}-doc",
-            document_name="doc.txt",
-            chunk_index=i,
-            text=f"{org}/{kb}/{i}",
-            heading_path=(),
-            page=None,
-            row=None,
-            category=None,
-            content_hash="h",
-            vector=[float(x) for x in v],
-        )
-        for i, v in enumerate(vectors)
-    ]
-
-
-def unit(n: int, dim: int, seed: int) -> np.ndarray:
-    v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 async def test_optimised_int8_segments_keep_tenants_apart_and_find_the_exact_top_5(
