@@ -1,7 +1,8 @@
 """Platform settings, read from ``CAP_*`` environment variables.
 
 Every backend has an embedded default so ``cap serve`` runs on a fresh machine:
-SQLite, in-process bus, Qdrant local mode, offline models.
+SQLite, in-process bus, Qdrant's embedded engine on local disk (qdrant-edge, in a
+child process; qdrant-client local mode selectable), offline models.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/cap.db
     redis_url: str | None = None  # default: in-process bus and limits
-    qdrant_url: str | None = None  # default: local mode under <data_dir>/qdrant
+    qdrant_url: str | None = None  # default: the embedded store under <data_dir>/knowledge
 
     # Where the default agent comes from until the control plane holds agents.
     agent_file: Path | None = None
