@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rag.catalog import DocumentCatalog, DocumentRecord, InMemoryCatalog, SqliteCatalog
     from rag.chunking import Chunk, ChunkingConfig
     from rag.defaults import open_knowledge_service
+    from rag.edge_process import ProcessEdgeStore
     from rag.edge_store import EdgeStore
     from rag.embeddings.base import Embedder
     from rag.errors import (
@@ -46,6 +47,7 @@ _EXPORTS = {
     "ChunkingConfig": "rag.chunking",
     "open_knowledge_service": "rag.defaults",
     "EdgeStore": "rag.edge_store",
+    "ProcessEdgeStore": "rag.edge_process",
     "Embedder": "rag.embeddings.base",
     "ArchiveBomb": "rag.errors",
     "EmbeddingError": "rag.errors",
@@ -97,6 +99,7 @@ __all__ = [
     "NotFound",
     "ParseError",
     "ParseTimeout",
+    "ProcessEdgeStore",
     "QdrantConnection",
     "QdrantStore",
     "QueueFull",

@@ -28,6 +28,7 @@ EXPECTED = {
     "NotFound",
     "ParseError",
     "ParseTimeout",
+    "ProcessEdgeStore",
     "QdrantConnection",
     "QdrantStore",
     "QueueFull",
