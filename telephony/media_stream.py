@@ -36,6 +36,7 @@ from telephony.messages import (
     BadMessageCode,
     Connected,
     Dtmf,
+    InboundMessage,
     Mark,
     Media,
     Start,
@@ -146,17 +147,39 @@ class TwilioMediaStream:
         self.reject("binary_frame", f"{len(data)}-byte binary frame (Twilio sends text)")
 
     async def receive_text(self, text: str) -> None:
+        """Any message; awaits only while the stream waits for its ``start``."""
+        if self.state is not StreamState.AWAITING_START:
+            self.receive_streaming(text)
+            return
+        message = self._parse(text)
+        if message is None:
+            return
+        await self._before_start(message)
+
+    def receive_streaming(self, text: str) -> None:
+        """One message once the stream has started: synchronous, never awaits.
+
+        Same validation, reject codes and flood close (``StreamClosed``) as
+        ``receive_text``. Before ``start`` use ``receive_text``: opening the
+        session awaits.
+        """
+        if self.state is StreamState.AWAITING_START:
+            raise RuntimeError("receive_streaming before start: use receive_text")
+        message = self._parse(text)
+        if message is not None:
+            self._dispatch(message)
+
+    def _parse(self, text: str) -> InboundMessage | None:
         if len(text) > MAX_MESSAGE_CHARS:
             self.reject("message_too_large", f"{len(text)} characters > {MAX_MESSAGE_CHARS}")
-            return
+            return None
         try:
-            message = inbound_message.validate_json(text)
+            return inbound_message.validate_json(text)
         except ValidationError as exc:
             self.reject(*_classify(exc))
-            return
-        if self.state is StreamState.AWAITING_START:
-            await self._before_start(message)
-            return
+            return None
+
+    def _dispatch(self, message: InboundMessage) -> None:
         match message:
             case Media():
                 self._on_media(message.streamSid, message.media.track, message.media.payload)

@@ -260,6 +260,34 @@ async def test_each_malformed_message_is_counted_and_the_call_continues(
     await stream.aclose()
 
 
+@pytest.mark.parametrize(("message", "code"), [c for c in CORPUS if isinstance(c[0], str)])
+async def test_the_synchronous_entry_rejects_the_corpus_the_same_way(
+    runtime: VoiceRuntime, message: str, code: str
+) -> None:
+    stream, *_ = await started(runtime)
+    stream.receive_streaming(message)
+    assert stream.bad_messages == {code: 1}
+    stream.receive_streaming(media())
+    assert stream.media_received == 1 and stream.state is StreamState.STREAMING
+    assert stream.bad_messages == {code: 1}
+    await stream.aclose()
+
+
+async def test_the_synchronous_entry_closes_on_a_flood_and_refuses_before_start(
+    runtime: VoiceRuntime,
+) -> None:
+    fresh, *_ = make_stream(runtime)
+    with pytest.raises(RuntimeError):
+        fresh.receive_streaming(media())
+    stream, *_ = await started(runtime)
+    for _ in range(StreamLimits().max_bad_messages):
+        stream.receive_streaming("garbage")
+    with pytest.raises(StreamClosed) as closed:
+        stream.receive_streaming("garbage")
+    assert closed.value.code == 1008
+    await stream.aclose()
+
+
 @pytest.mark.parametrize(
     ("message", "code"),
     [
