@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         QuotaExceeded,
         RagError,
         StoreError,
+        StoreTimeout,
         TooLarge,
         UnsupportedType,
     )
@@ -60,6 +61,7 @@ _EXPORTS = {
     "QuotaExceeded": "rag.errors",
     "RagError": "rag.errors",
     "StoreError": "rag.errors",
+    "StoreTimeout": "rag.errors",
     "TooLarge": "rag.errors",
     "UnsupportedType": "rag.errors",
     "IngestJob": "rag.jobs",
@@ -109,6 +111,7 @@ __all__ = [
     "Scope",
     "SqliteCatalog",
     "StoreError",
+    "StoreTimeout",
     "TooLarge",
     "UnsupportedType",
     "VectorStore",

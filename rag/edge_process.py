@@ -3,7 +3,7 @@
 qdrant-edge-py (0.9) holds the GIL while it optimises a shard: in-process, the
 whole server, event loop and live calls included, stops for up to seconds
 (rag/edge_store.py). `ProcessEdgeStore` keeps the shard in a child process, a
-fresh interpreter (`python -m rag.edge_process`, as the document parser's workers:
+fresh interpreter (`python -m rag.edge_child`, as the document parser's workers:
 the server has threads and a loop, so it is never forked, and unlike
 multiprocessing's spawn the child never re-imports the server's `__main__`), and
 forwards the store calls over its stdin/stdout as pickled messages. The loop only
@@ -12,13 +12,18 @@ server nothing.
 
 One call at a time: the child owns one shard and its calls queue behind each
 other, so a search waits behind a running optimise (the shard cannot read while
-it optimises under the GIL anyway). The loop keeps turning meanwhile and
-retrieval's per-turn budget (pipelines/knowledge.py) skips the late result.
+it optimises under the GIL anyway; benchmarks/rag/process.py measures the wait).
+The loop keeps turning meanwhile and retrieval's per-turn budget
+(pipelines/knowledge.py) skips the late result.
 
-A child that dies between calls is started again on the next call (the shard
-reloads from its write-ahead log); one that dies during a call fails that call
-with `StoreError`. `aclose` stops the child and reaps it. If the server process
-dies, the child sees its pipe close and exits.
+Failures: every call has a deadline (reads 10 s, writes 60 s, `optimize` 30 min,
+a start 10 min, by default). A child that stays silent past it is killed and the
+call fails with `StoreTimeout`; one that dies during a call fails it with
+`StoreError`. Either way the next call starts a new child, which reloads the shard
+from disk (its write-ahead log holds every acknowledged write), and calls queued
+meanwhile run on it. Writes are idempotent (chunk ids are fixed), so the
+ingestion job retries a failed batch (rag/service.py). `aclose` stops the child
+and reaps it. If the server process dies, the child sees its pipe close and exits.
 
 Same contract as `EdgeStore`: searches take a `Scope`, and hits are re-checked
 against it here as well as in the child.
@@ -38,66 +43,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
-from rag.edge_store import EdgeStore
 from rag.embeddings.base import Vector
-from rag.errors import InvalidScope, RagError, StoreError
+from rag.errors import InvalidScope, StoreError, StoreTimeout
 from rag.store import ChunkRecord, Scope, ScoredChunk, collection_name, require_org
 
-#: Store methods the child answers; anything else is refused there too.
-_OPS = frozenset(
-    {
-        "ensure_collection",
-        "upsert",
-        "search",
-        "delete_document",
-        "delete_knowledge_base",
-        "count",
-        "scroll_chunks",
-        "optimize",
-        "info",
-    }
-)
-#: Exceptions passed back as they are; anything else becomes `StoreError`.
-_PASS_THROUGH = (ValueError, TypeError, RagError)
-
-
-def _serve(recv: Connection, send: Connection) -> None:
-    """Child process: run requests on an `EdgeStore` until told to stop or the pipe closes."""
-    try:
-        root, model_id, dim, options = recv.recv()
-    except (EOFError, OSError):
-        return
-    loop = asyncio.new_event_loop()
-    store = EdgeStore(root, model_id, dim, **options)
-    try:
-        while True:
-            try:
-                op, args = recv.recv()
-            except (EOFError, OSError):
-                return  # the server went away
-            if op == "close":
-                send.send(("ok", None))
-                return
-            try:
-                if op not in _OPS:
-                    raise StoreError(f"unknown edge store call {op!r}")
-                result = loop.run_until_complete(getattr(store, op)(*args))
-                reply: tuple[str, Any] = ("ok", result)
-            except _PASS_THROUGH as exc:
-                reply = ("err", exc)
-            except Exception as exc:
-                reply = ("err", StoreError(f"edge store call failed: {type(exc).__name__}: {exc}"))
-            send.send(reply)
-    finally:
-        loop.run_until_complete(store.aclose())
-        loop.close()
-
-
-def main() -> None:
-    recv = Connection(sys.stdin.fileno(), writable=False)
-    send = Connection(sys.stdout.fileno(), readable=False)
-    sys.stdout = sys.stderr  # a stray print must not corrupt the pipe
-    _serve(recv, send)
+#: Calls that only read the shard (the short timeout applies).
+_READS = frozenset({"search", "count", "scroll_chunks", "info", "ensure_collection", "fault"})
 
 
 def _detach(stream: IO[bytes]) -> int:
@@ -109,7 +60,10 @@ def _detach(stream: IO[bytes]) -> int:
 class ProcessEdgeStore:
     """`VectorStore` on an `EdgeStore` that lives in a child process (see module doc).
 
-    Takes `EdgeStore`'s arguments. The child starts on the first call.
+    Takes `EdgeStore`'s arguments, and how long the child may take to answer: reads
+    (`read_timeout_s`), writes (`write_timeout_s`: an upsert may optimise a bounded
+    segment), `optimize` and a start (the shard replays its write-ahead log). The
+    child starts on the first call.
     """
 
     def __init__(
@@ -119,8 +73,18 @@ class ProcessEdgeStore:
         dim: int,
         *,
         prefix: str = "cap_chunks",
+        read_timeout_s: float = 10.0,
+        write_timeout_s: float = 60.0,
+        optimize_timeout_s: float = 1800.0,
+        start_timeout_s: float = 600.0,
         **options: Any,
     ) -> None:
+        self._timeouts = {
+            "read": read_timeout_s,
+            "write": write_timeout_s,
+            "optimize": optimize_timeout_s,
+            "start": start_timeout_s,
+        }
         self._root = str(root)
         self._model_id = model_id
         self._dim = dim
@@ -137,6 +101,9 @@ class ProcessEdgeStore:
         self.sent_calls = 0
         #: Children started so far (1 after the first call; more after crashes).
         self.starts = 0
+        #: Children that died during a call, and that stopped answering (killed).
+        self.crashes = 0
+        self.timeouts = 0
 
     @property
     def model_id(self) -> str:
@@ -160,7 +127,7 @@ class ProcessEdgeStore:
             return send, recv
         self._reap()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.edge_process"],
+            [sys.executable, "-m", "rag.edge_child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -170,55 +137,87 @@ class ProcessEdgeStore:
         send = self._send = Connection(_detach(proc.stdin), readable=False)
         recv = self._recv = Connection(_detach(proc.stdout), writable=False)
         self.starts += 1
-        send.send((self._root, self._model_id, self._dim, self._options))
+        with contextlib.suppress(OSError):  # a child that died at once: see the reply
+            send.send((self._root, self._model_id, self._dim, self._options))
+        status, value = self._reply(recv, "start", self._timeouts["start"])
+        if status != "ready":
+            self._reap(kill=True)
+            raise value if isinstance(value, StoreError) else StoreError("edge store did not start")
         return send, recv
 
-    def _reap(self) -> None:
-        """Forget the current child: close its pipes, stop it if need be, collect its status."""
+    def _reply(self, recv: Connection, op: str, timeout_s: float) -> tuple[str, Any]:
+        """The child's answer to `op`; a child that dies or stays silent is stopped and reaped."""
+        try:
+            if recv.poll(timeout_s):
+                reply: tuple[str, Any] = recv.recv()
+                return reply
+        except (EOFError, OSError) as exc:
+            code = self._reap()
+            self.crashes += 1
+            raise StoreError(
+                f"edge store process died during {op} (exit code {code}); "
+                "it restarts from its data on disk on the next call"
+            ) from exc
+        self._reap(kill=True)
+        self.timeouts += 1
+        raise StoreTimeout(
+            f"edge store process did not answer {op} within {timeout_s:g} s and was stopped; "
+            "it restarts from its data on disk on the next call"
+        )
+
+    def _reap(self, *, kill: bool = False) -> int | None:
+        """Forget the current child: close its pipes, stop it if need be, collect its status.
+
+        `kill`: do not wait for it to exit on its own (it is hung). Returns its exit code.
+        """
         for conn in (self._send, self._recv):
             if conn is not None:
                 with contextlib.suppress(OSError):
                     conn.close()
         self._send = self._recv = None
         proc, self._proc = self._proc, None
-        if proc is not None:
-            try:
-                proc.wait(timeout=5)  # it exits on its own once its stdin closes
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is None:
+            return None
+        if kill:
+            proc.kill()
+        try:
+            return proc.wait(timeout=5)  # it exits on its own once its stdin closes
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
 
     def _call_sync(self, op: str, args: tuple[Any, ...]) -> Any:
         with self._guard:
             if self._closed:
                 raise StoreError("edge store is closed")
-            try:
-                send, recv = self._ensure_child()
+            send, recv = self._ensure_child()
+            with contextlib.suppress(OSError):  # a child gone: the reply below reports it
                 send.send((op, args))
-                self.sent_calls += 1
-                status, value = recv.recv()
-            except (EOFError, OSError) as exc:
-                proc = self._proc
-                code = None
-                if proc is not None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        code = proc.wait(timeout=5)
-                self._reap()
-                raise StoreError(
-                    f"edge store process died during {op} (exit code {code}); "
-                    "it restarts on the next call"
-                ) from exc
+            self.sent_calls += 1
+            status, value = self._reply(recv, op, self._timeout_of(op))
         if status == "err":
             if isinstance(value, BaseException):
                 raise value
             raise StoreError(f"edge store call {op} failed")
         return value
 
+    def _timeout_of(self, op: str) -> float:
+        if op == "optimize":
+            return self._timeouts["optimize"]
+        if op in _READS:
+            return self._timeouts["read"]
+        return self._timeouts["write"]
+
     async def _call(self, op: str, *args: Any) -> Any:
         if self._closed:
             raise StoreError("edge store is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call_sync, op, args)
+
+    async def arm_fault(self, action: str, op: str, nth: int = 1) -> None:
+        """Fault knob (tests, drills): make the child `"hang"` or `"exit"` on its `nth`
+        `op` request from now on. One-shot; a restarted child is clean."""
+        await self._call("fault", action, op, nth)
 
     # -- the store interface ----------------------------------------------------------
 
@@ -287,14 +286,14 @@ class ProcessEdgeStore:
                 return
             self._closed = True
             send, recv = self._send, self._recv
+            answered = False
             if send is not None and recv is not None:
                 try:
                     send.send(("close", ()))
-                    recv.recv()
+                    # Closing flushes the shard: as long as a write may take.
+                    if recv.poll(self._timeouts["write"]):
+                        recv.recv()
+                        answered = True
                 except (EOFError, OSError):
                     pass  # already gone: reaped below
-            self._reap()
-
-
-if __name__ == "__main__":
-    main()
+            self._reap(kill=not answered)

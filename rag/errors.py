@@ -130,3 +130,8 @@ class StoreError(RagError):
     """The vector store failed (server down, storage locked)."""
 
     retryable = True
+
+
+class StoreTimeout(StoreError):
+    """The vector store did not answer in time (a hung embedded store process is
+    killed and restarted from its data on disk)."""

@@ -25,6 +25,7 @@ from rag.errors import (
     NotFound,
     QueueFull,
     QuotaExceeded,
+    StoreError,
     TooLarge,
 )
 from rag.hits import Hit, RetrievalStats
@@ -78,6 +79,11 @@ class KnowledgeService:
         self._on_close = list(on_close)
         self._max_turn_inflight = max_turn_searches_in_flight
         self._turn_tasks: set[asyncio.Task[list[Hit]]] = set()
+        #: Ingestion retries a failed vector write this many times (`_write`).
+        self.store_retries = 2
+        self.store_retry_delay_s = 0.5
+        #: Writes retried so far (a health figure).
+        self.store_retry_count = 0
         # Serialises the quota/dedup check-and-reserve per process.
         self._admission = asyncio.Lock()
 
@@ -248,7 +254,7 @@ class KnowledgeService:
             for start in range(0, len(chunks), EMBED_BATCH):
                 batch = chunks[start : start + EMBED_BATCH]
                 vectors = await self.embedder.embed([c.embedding_text() for c in batch])
-                await self.store.upsert(
+                await self._write(
                     [self._record(record, c, v) for c, v in zip(batch, vectors, strict=True)]
                 )
                 handle.report(0.1 + 0.9 * (start + len(batch)) / len(chunks))
@@ -269,6 +275,22 @@ class KnowledgeService:
         except BaseException:
             await self._forget(record)
             raise
+
+    async def _write(self, records: list[ChunkRecord]) -> None:
+        """Upsert one batch, again after a store failure (a restarted store process).
+
+        Safe to repeat: chunk ids are fixed, so a retried batch overwrites itself.
+        """
+        for attempt in range(self.store_retries + 1):
+            try:
+                await self.store.upsert(records)
+                return
+            except StoreError as exc:
+                if attempt == self.store_retries:
+                    raise
+                self.store_retry_count += 1
+                log.warning("vector store write failed, retrying: %s", exc)
+                await asyncio.sleep(self.store_retry_delay_s * (attempt + 1))
 
     async def _unspool(self, record: DocumentRecord) -> None:
         if self.spool is not None:

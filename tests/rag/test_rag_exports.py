@@ -38,6 +38,7 @@ EXPECTED = {
     "Scope",
     "SqliteCatalog",
     "StoreError",
+    "StoreTimeout",
     "TooLarge",
     "UnsupportedType",
     "VectorStore",
