@@ -3,7 +3,15 @@
 soxr processes audio in large internal blocks: fed 20 ms frames at 8 kHz it
 holds back 60-115 ms of audio, in each direction of a phone call. This
 resampler emits every output sample as soon as the input it depends on has
-arrived, so the only delay is half its filter: about 3 ms at 8 kHz.
+arrived, so the only delay is half its filter: about 2.3 ms at 8 <-> 16 kHz.
+
+That delay is put into the output stream rather than held back: the output
+starts with ``delay_samples`` samples of the filter's lead-in (the response
+to the silence before the stream), and output ``j`` is the input signal at
+``j - delay_samples``. So a chunk of input worth a whole number of output
+samples yields exactly that many, from the first chunk on: a 20 ms frame in
+is a 20 ms frame out, and a reframer downstream never waits most of a frame
+for the filter's last few samples. ``flush`` emits the last ``delay_samples``.
 
 The filter is a Kaiser-windowed sinc designed once per rate pair, split into
 ``L`` phases (``out/in = L/M`` in lowest terms). Output ``j`` sits at
@@ -62,6 +70,10 @@ class _Design:
     down: int  # M
     center: int  # filter centre on the upsampled grid
     taps: int  # K, taps per phase
+    # The output stream is late by ``shift`` whole output samples (centre // M);
+    # output j sits at ``j*M + lead`` on the grid, ``lead`` = centre mod M < M.
+    shift: int
+    lead: int
     # parts[r][m]: taps m, m+M, m+2M, ... of phase r (reversed, gain L folded in)
     parts: tuple[tuple[Float32Array, ...], ...]
     # bank_rev[r]: phase r's taps, reversed, oldest input first (gain L folded in)
@@ -99,7 +111,8 @@ def _design(in_rate: int, out_rate: int) -> _Design:
     )
     bank_rev32 = np.ascontiguousarray(bank_rev, dtype=np.float32)
     bank_rev32.flags.writeable = False
-    return _Design(up, down, center, taps, parts, bank_rev32)
+    shift, lead = divmod(center, down)
+    return _Design(up, down, center, taps, shift, lead, parts, bank_rev32)
 
 
 class PolyphaseResampler:
@@ -118,9 +131,14 @@ class PolyphaseResampler:
         self.reset()
 
     @property
+    def delay_samples(self) -> int:
+        """Output samples by which the output stream lags the input (the lead-in)."""
+        return self._d.shift
+
+    @property
     def delay_seconds(self) -> float:
-        """Input needed past an output's own instant before it can be emitted."""
-        return self._d.center / (self.in_rate * self._d.up)
+        """How late the output stream is against the input: the filter's delay."""
+        return self._d.shift / self.out_rate
 
     def reset(self) -> None:
         d = self._d
@@ -140,7 +158,8 @@ class PolyphaseResampler:
     def flush(self) -> Float32Array:
         """Outputs still owed for the input so far (zeros after its end); then reset."""
         d = self._d
-        owed = -(-self._total_in * d.up // d.down)  # ceil: one-shot output length
+        # ceil: the one-shot output length, after the lead-in (none for no input)
+        owed = -(-self._total_in * d.up // d.down) + (d.shift if self._total_in else 0)
         pad = d.center // d.up + d.taps + 1
         self._buf = np.concatenate((self._buf, np.zeros(pad, dtype=np.float32)))
         out = self._emit(owed)
@@ -148,10 +167,10 @@ class PolyphaseResampler:
         return out
 
     def _ready_outputs(self) -> int:
-        # Output j needs input index floor((j*M + centre) / L): solve for the last j.
+        # Output j needs input index floor((j*M + lead) / L): solve for the last j.
+        # With lead < M, N inputs worth a whole number of outputs yield exactly N*L/M.
         d = self._d
-        last_in = self._total_in - 1
-        return max(0, (last_in * d.up + d.up - 1 - d.center) // d.down + 1)
+        return max(0, (self._total_in * d.up - 1 - d.lead) // d.down + 1)
 
     def _emit(self, end: int) -> Float32Array:
         d = self._d
@@ -161,7 +180,7 @@ class PolyphaseResampler:
         if count <= 0:
             return _EMPTY
         buf = self._buf
-        pos0 = start * down + d.center
+        pos0 = start * down + d.lead
         n0 = pos0 // up
         key = (count, buf.size, pos0 - n0 * up, n0 - self._origin)
         block = d.blocks.get(key)
@@ -170,7 +189,7 @@ class PolyphaseResampler:
         out = buf @ block if block is not None else self._emit_by_phase(start, count)
         self._next_out = end
         # Keep only the history the next output can still reach.
-        nxt = end * down + d.center
+        nxt = end * down + d.lead
         keep_from = nxt // up - taps + 1 - self._origin
         if keep_from > 0:
             self._buf = buf[keep_from:]
@@ -183,7 +202,7 @@ class PolyphaseResampler:
         buf = self._buf
         out: Float32Array | None = None if up == 1 else np.empty(count, dtype=np.float32)
         for r0 in range(min(up, count)):
-            pos = (start + r0) * down + d.center
+            pos = (start + r0) * down + d.lead
             n_hi = pos // up
             first = n_hi - taps + 1 - self._origin
             # Outputs j, j+L, j+2L, ... share one phase, and their input windows

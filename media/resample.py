@@ -8,7 +8,10 @@ Two engines:
 
 * ``"low_latency"`` (default): our polyphase FIR (``media.polyphase``) for
   ratios between the usual rates (8, 16, 24, 32, 48 kHz, or 11.025, 22.05,
-  44.1 kHz among themselves). It holds back ~1-3 ms of audio.
+  44.1 kHz among themselves). Its output is late by the filter's delay,
+  ~1-3 ms (``delay_samples``), and holds nothing back: a chunk worth a whole
+  number of output samples (a 20 ms frame) yields exactly that many from the
+  first call on, so 20 ms in is 20 ms out.
 * a soxr quality (``"LQ"``, ``"MQ"``, ``"HQ"``, ``"VHQ"``): ``soxr.ResampleStream``.
   It is cheaper per frame but works in large blocks: fed 20 ms frames at 8 kHz
   it holds back 60-115 ms (HQ), which a phone call pays in both directions.
@@ -98,6 +101,16 @@ class StreamResampler:
     @property
     def passthrough(self) -> bool:
         return self.engine == "passthrough"
+
+    @property
+    def delay_samples(self) -> int:
+        """Output samples of lead-in before the input's first sample (polyphase only).
+
+        The polyphase stream is the input delayed by this much, and ``flush``
+        emits the last this-many samples. soxr instead holds audio back and
+        stays time-aligned (0 here).
+        """
+        return self._poly.delay_samples if self._poly is not None else 0
 
     def process(self, pcm: bytes) -> bytes:
         if len(pcm) % SAMPLE_WIDTH:

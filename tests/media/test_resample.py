@@ -1,4 +1,10 @@
-"""Streaming resampling: frame-by-frame equals one-shot, lengths add up, reset is clean."""
+"""Streaming resampling: frame-by-frame equals one-shot, lengths add up, reset is clean.
+
+The polyphase engine's output is the input delayed by ``delay_samples`` (its
+filter's lead-in comes first, ``flush`` emits the rest); soxr holds audio back
+and stays time-aligned (``delay_samples`` 0). Either way a whole stream has
+``delay_samples`` + in x out/in samples.
+"""
 
 from __future__ import annotations
 
@@ -52,9 +58,10 @@ def test_streamed_in_20ms_frames_equals_one_shot(
     in_rate: int, out_rate: int, quality: Quality
 ) -> None:
     pcm = sine(in_rate, 1.0)
-    streamed = as_int(stream(StreamResampler(in_rate, out_rate, quality=quality), pcm, in_rate))
+    r = StreamResampler(in_rate, out_rate, quality=quality)
+    streamed = as_int(stream(r, pcm, in_rate))
     ref = one_shot(pcm, in_rate, out_rate, quality)
-    assert len(streamed) == len(ref) == out_rate
+    assert len(streamed) == len(ref) == out_rate + r.delay_samples
     assert np.abs(streamed - ref).max() <= 1
 
 
@@ -63,11 +70,11 @@ def test_streamed_in_20ms_frames_equals_one_shot(
 def test_output_is_the_same_sine_at_the_new_rate(
     in_rate: int, out_rate: int, quality: Quality
 ) -> None:
-    # Time-aligned (no delay to compensate) and accurate to a few LSB.
-    y = as_int(
-        stream(StreamResampler(in_rate, out_rate, quality=quality), sine(in_rate, 0.5), in_rate)
-    )
+    # Late by exactly ``delay_samples`` (0 for soxr) and accurate to a few LSB.
+    r = StreamResampler(in_rate, out_rate, quality=quality)
+    y = as_int(stream(r, sine(in_rate, 0.5), in_rate))[r.delay_samples :]
     ideal = as_int(sine(out_rate, 0.5))
+    assert len(y) == len(ideal)
     body = slice(out_rate // 20, -out_rate // 20)  # leave out the ramps at the ends
     assert np.abs(y[body] - ideal[body]).max() <= 8
 
@@ -96,21 +103,47 @@ def test_length_accounting_over_a_long_stream(
     for _ in range(n_frames):
         produced += len(r.process(frame)) // 2
     produced += len(r.flush()) // 2
-    expected = n_frames * (out_rate * 20 // 1000)
+    expected = n_frames * (out_rate * 20 // 1000) + r.delay_samples
     assert abs(produced - expected) <= 1
     assert r.samples_in == n_frames * in_rate * 20 // 1000
     assert r.samples_out == produced
 
 
 @pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
-def test_low_latency_engine_holds_back_under_4_ms(in_rate: int, out_rate: int) -> None:
+def test_low_latency_engine_turns_each_frame_into_one_frame_from_the_first(
+    in_rate: int, out_rate: int
+) -> None:
     r = StreamResampler(in_rate, out_rate)
     assert r.engine == "polyphase"
     frame = sine(in_rate, 0.02)
-    for i in range(1, 101):
-        r.process(frame)
-        held = i * out_rate // 50 - r.samples_out
-        assert 0 <= held <= out_rate * 0.004
+    for _ in range(100):
+        assert len(r.process(frame)) == 2 * out_rate // 50  # nothing held back
+    assert r.samples_out == 100 * out_rate // 50
+    assert len(r.flush()) == 2 * r.delay_samples
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
+def test_low_latency_output_is_the_input_late_by_under_4_ms(in_rate: int, out_rate: int) -> None:
+    # A click at input sample n peaks at output sample n*out/in + delay_samples.
+    r = StreamResampler(in_rate, out_rate)
+    assert 0 < r.delay_samples <= out_rate * 0.004
+    at = in_rate // 10
+    click = np.zeros(in_rate // 5, "<i2")
+    click[at] = 20000
+    y = as_int(stream(r, click.tobytes(), in_rate))
+    assert int(np.argmax(y)) == at * out_rate // in_rate + r.delay_samples
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), [p for p in PAIRS if supports(*p)])
+def test_ragged_chunks_hold_back_under_one_output_sample(in_rate: int, out_rate: int) -> None:
+    # Every output the input so far can give is out: under one output sample
+    # either way of the exact rate ratio, whatever the chunking.
+    rng = np.random.default_rng(11)
+    r = StreamResampler(in_rate, out_rate)
+    for _ in range(200):
+        r.process(bytes(2 * int(rng.integers(1, 300))))
+        owed = r.samples_in * out_rate / in_rate - r.samples_out
+        assert -1 < owed < 1
 
 
 def test_low_latency_downsampling_rejects_aliases_and_keeps_the_passband() -> None:

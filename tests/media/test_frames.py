@@ -1,0 +1,84 @@
+"""Framing on the way in and out: a peer's 20 ms message is one pipeline frame, at once.
+
+A resampler that held back its filter's last few samples would make the
+reframer wait for the next message before emitting each frame: every frame,
+and so every VAD decision, a message (20 ms) late.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from media.codecs.g711 import ulaw_decode, ulaw_encode
+from media.frames import PIPELINE_RATE, Reframer, frame_bytes
+from media.resample import StreamResampler
+from media.transcode import InboundAudio, OutboundAudio
+
+FRAME = frame_bytes(PIPELINE_RATE)  # 640 bytes: 20 ms at 16 kHz
+
+
+def tone(rate: int, secs: float, freq: float = 300.0) -> np.ndarray:
+    t = np.arange(int(rate * secs)) / rate
+    return (np.sin(2 * np.pi * freq * t) * 8000).astype("<i2")
+
+
+def test_reframer_cuts_any_chunking_into_whole_frames() -> None:
+    r = Reframer(PIPELINE_RATE)
+    data = bytes(range(256)) * 12  # 3072 bytes: 4 frames and 512 bytes
+    out: list[bytes] = []
+    for size in (1, 639, 641, 3, 700, 1088):
+        out += r.push(data[:size])
+        data = data[size:]
+    assert [len(f) for f in out] == [FRAME] * 4
+    assert b"".join(out) == (bytes(range(256)) * 12)[: 4 * FRAME]
+    assert r.pending_bytes == 512
+    r.reset()
+    assert r.pending_bytes == 0
+
+
+def test_twilio_message_is_one_frame_from_the_first() -> None:
+    inbound = InboundAudio("mulaw", 8000)
+    audio = ulaw_encode(tone(8000, 1.0).tobytes())
+    for k in range(50):
+        frames = inbound.push(audio[160 * k : 160 * (k + 1)])
+        assert [len(f) for f in frames] == [FRAME], f"message {k}"
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 24000, 48000])
+def test_pcm16_message_is_one_frame_from_the_first(rate: int) -> None:
+    inbound = InboundAudio("pcm16", rate)
+    audio = tone(rate, 0.4).tobytes()
+    size = rate // 50 * 2
+    for k in range(20):
+        assert [len(f) for f in inbound.push(audio[size * k : size * (k + 1)])] == [FRAME]
+
+
+def test_a_click_comes_out_in_its_own_messages_frame() -> None:
+    # Sample 80 of message 3 is in frame 3, late only by the filter's delay.
+    delay = StreamResampler(8000, PIPELINE_RATE).delay_samples
+    assert 0 < delay <= PIPELINE_RATE * 0.004  # ~2.3 ms, not a frame
+    pcm = np.zeros(160 * 6, "<i2")
+    pcm[160 * 3 + 80] = 24000
+    audio = ulaw_encode(pcm.tobytes())
+    inbound = InboundAudio("mulaw", 8000)
+    frames = [inbound.push(audio[160 * k : 160 * (k + 1)]) for k in range(6)]
+    assert all(len(f) == 1 for f in frames)
+    third = np.frombuffer(frames[3][0], "<i2")
+    assert int(np.argmax(third)) == 160 + delay
+    assert np.abs(np.frombuffer(frames[2][0], "<i2")).max() < 100  # only the far ringing
+
+
+def test_outbound_frame_is_one_twilio_message_from_the_first() -> None:
+    outbound = OutboundAudio("mulaw", 8000)
+    pcm = tone(PIPELINE_RATE, 0.4).tobytes()
+    sizes = [len(outbound.convert(pcm[FRAME * k : FRAME * (k + 1)])) for k in range(20)]
+    assert sizes == [160] * 20
+    # The audio is the tone at 8 kHz, late by the filter's delay.
+    outbound.reset()
+    encoded = b"".join(outbound.convert(pcm[FRAME * k : FRAME * (k + 1)]) for k in range(20))
+    out = np.frombuffer(ulaw_decode(encoded), "<i2").astype(float)
+    delay = StreamResampler(PIPELINE_RATE, 8000).delay_samples
+    ideal = tone(8000, 0.4).astype(float)[: len(out) - delay]
+    body = slice(200, -200)
+    assert np.abs(out[delay:][body] - ideal[body]).max() < 8000 * 0.05  # mu-law's own step
