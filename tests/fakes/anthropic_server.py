@@ -63,7 +63,7 @@ class AnthropicFake(FakeServer):
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         rec = await self.record(request, body)
-        await self.before_first_byte()
+        await self.before_first_byte(rec)
         if not self._authorized(request):
             return web.json_response(error_body(401), status=401)
         if not request.headers.get("anthropic-version"):

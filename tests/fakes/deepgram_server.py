@@ -86,7 +86,7 @@ class DeepgramFake(FakeServer):
 
     async def listen(self, request: web.Request) -> web.StreamResponse:
         rec = await self.record(request)
-        await self.before_first_byte()
+        await self.before_first_byte(rec)
         if not self._auth_ok(request):
             return rest_error(401)
         if self.knobs.error_status is not None:
@@ -109,7 +109,7 @@ class DeepgramFake(FakeServer):
     async def speak(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         rec = await self.record(request, body)
-        await self.before_first_byte()
+        await self.before_first_byte(rec)
         if not self._auth_ok(request):
             return rest_error(401)
         if self.knobs.error_status is not None:

@@ -67,7 +67,7 @@ class ElevenLabsFake(FakeServer):
         except ValueError:
             body = None
         rec = await self.record(request, body)
-        await self.before_first_byte()
+        await self.before_first_byte(rec)
         if request.headers.get("xi-api-key") != self.api_key:
             return error_response(401)
         if self.knobs.error_status is not None:

@@ -23,6 +23,8 @@ import json
 import time
 import uuid
 import wave
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
 from aiohttp import web
@@ -85,7 +87,7 @@ class OpenAIFake(FakeServer):
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         rec = await self.record(request, body)
-        await self.before_first_byte()
+        await self.before_first_byte(rec)
         if (err := self._auth_error(request)) is not None:
             return err
         messages = body.get("messages")
@@ -155,15 +157,11 @@ class OpenAIFake(FakeServer):
     # ------------------------------------------------------------ transcription
 
     async def transcriptions(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        upload = form.get("file")
-        audio: bytes | None = None
-        if isinstance(upload, web.FileField):
-            with upload.file:  # aiohttp spools uploads to a temp file: close it now
-                audio = upload.file.read()
-        fields = {k: str(v) for k, v in form.items() if k != "file"}
-        rec = await self.record(request, fields)
-        await self.before_first_byte()
+        raw = await request.read()
+        rec = await self.record(request)  # fully read: the latency runs from here
+        audio, fields = parse_form(request.headers.get("Content-Type", ""), raw)
+        rec.body = fields
+        await self.before_first_byte(rec)
         if (err := self._auth_error(request)) is not None:
             return err
         if audio is None or not fields.get("model"):
@@ -178,15 +176,16 @@ class OpenAIFake(FakeServer):
             drop_connection(request)
             return web.Response(status=500)
         body = {"text": self.transcript, "usage": {"type": "duration", "seconds": seconds}}
-        rec.mark_first_byte()
-        return web.json_response(body)
+        resp = web.json_response(body)
+        rec.mark_first_byte()  # serialised; the write follows (the peer may read it first)
+        return resp
 
     # ------------------------------------------------------------ speech
 
     async def speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         rec = await self.record(request, body)
-        await self.before_first_byte()
+        await self.before_first_byte(rec)
         if (err := self._auth_error(request)) is not None:
             return err
         text = body.get("input")
@@ -207,6 +206,33 @@ class OpenAIFake(FakeServer):
         except (ConnectionDropped, ConnectionResetError):
             pass
         return resp
+
+
+def parse_form(content_type: str, raw: bytes) -> tuple[bytes | None, dict[str, str]]:
+    """A multipart/form-data body: the ``file`` part's bytes and the other fields.
+
+    Parsed from the bytes already read (not ``request.post()``, which spools
+    uploads to a temp file), so the fake's hold time starts when the body is in.
+    Anything unparsable is an empty form (the handler answers 400).
+    """
+    if not content_type.startswith("multipart/form-data"):
+        return None, {}
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        return None, {}
+    audio: bytes | None = None
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        if name == "file":
+            audio = payload
+        else:
+            fields[name] = payload.decode("utf-8", "replace")
+    return audio, fields
 
 
 def _tool_call_deltas(index: int, tool: ScriptedTool) -> list[dict[str, Any]]:

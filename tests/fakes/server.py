@@ -46,8 +46,9 @@ class RecordedRequest:
     # WebSocket sessions: JSON control messages received, and audio bytes received.
     messages: list[dict[str, Any]] = field(default_factory=list)
     audio_bytes: int = 0
-    # perf_counter() when the handler got the request and when it wrote the
-    # first useful byte: benchmarks subtract the server's own time with these.
+    # perf_counter() when the handler had read the whole request and when it
+    # wrote the first useful byte: benchmarks subtract the server's own time
+    # (its ``hold``) from a client's time to first byte with these.
     received_at: float = 0.0
     first_byte_at: float | None = None
     # WebSocket sessions: (what, perf_counter()) for control messages in and results out.
@@ -56,6 +57,61 @@ class RecordedRequest:
     def mark_first_byte(self) -> None:
         if self.first_byte_at is None:
             self.first_byte_at = time.perf_counter()
+
+    def hold(self) -> float | None:
+        """Seconds the fake held the answer: input fully read -> first useful byte written.
+
+        Plain HTTP: request read -> first body byte. A socket with text marks
+        (TTS sockets): the first text in -> first audio out, not the handshake.
+        A listen socket: the last ``Finalize`` in -> its ``from_finalize`` result out.
+        """
+        out = _last_mark(self.marks, "out:from_finalize")
+        if out is not None:
+            started = _last_mark(self.marks, "in:Finalize", before=out)
+            return None if started is None else out - started
+        if self.first_byte_at is None:
+            return None
+        text_in = next((t for what, t in self.marks if what in TEXT_MARKS), None)
+        return self.first_byte_at - (self.received_at if text_in is None else text_in)
+
+    def timings(self) -> dict[str, Any]:
+        return {
+            "received_at": self.received_at,
+            "first_byte_at": self.first_byte_at,
+            "hold": self.hold(),
+            "marks": self.marks,
+        }
+
+
+TEXT_MARKS = ("in:text", "in:Speak")
+
+
+def _last_mark(
+    marks: list[tuple[str, float]], what: str, before: float | None = None
+) -> float | None:
+    for name, at in reversed(marks):
+        if name == what and (before is None or at <= before):
+            return at
+    return None
+
+
+# The last stretch of a fixed latency is waited out by yielding to the loop
+# instead of a timer: asyncio/uvloop timers fire up to ~1-2 ms late
+# (millisecond granularity), which a benchmark would count as client time.
+TIMER_SLACK = 0.002
+
+
+async def wait_until(deadline: float) -> None:
+    """Sleep until ``perf_counter() >= deadline``, within tens of microseconds.
+
+    A timer to ``TIMER_SLACK`` before the deadline, then ``sleep(0)`` turns:
+    other tasks keep running, and the loop polls for at most ~2 ms.
+    """
+    remaining = deadline - time.perf_counter()
+    if remaining > TIMER_SLACK:
+        await asyncio.sleep(remaining - TIMER_SLACK)
+    while time.perf_counter() < deadline:  # noqa: ASYNC110 (a clock, not an event)
+        await asyncio.sleep(0)
 
 
 class FakeServer:
@@ -80,7 +136,11 @@ class FakeServer:
         app = web.Application()
         app.add_routes(self.routes())
         app.add_routes(
-            [web.post("/_fake/knobs", self._set_knobs), web.get("/_fake/last", self._last)]
+            [
+                web.post("/_fake/knobs", self._set_knobs),
+                web.get("/_fake/last", self._last),
+                web.get("/_fake/timings", self._timings),
+            ]
         )
         # handler_cancellation: a client that drops the connection cancels its handler,
         # so a hanging handler never outlives the test.
@@ -129,18 +189,33 @@ class FakeServer:
         return web.json_response({"ok": True})
 
     async def _last(self, request: web.Request) -> web.Response:
-        """Timestamps of the latest request to ``?path=`` (perf_counter is system-wide)."""
+        """Timestamps and hold time of the latest request to ``?path=``.
+
+        ``perf_counter`` is system-wide on Linux, so a client in another process
+        can subtract them from its own clock readings.
+        """
         path = request.query.get("path")
         for rec in reversed(self.requests):
             if path is None or rec.path == path:
-                return web.json_response(
-                    {
-                        "received_at": rec.received_at,
-                        "first_byte_at": rec.first_byte_at,
-                        "marks": rec.marks,
-                    }
-                )
+                return web.json_response(rec.timings())
         return web.json_response({}, status=404)
+
+    async def _timings(self, request: web.Request) -> web.Response:
+        """Timings of the last ``?n=`` requests to ``?path=``, oldest first.
+
+        ``?clear=1`` then forgets every recorded request, so a long benchmark
+        does not keep them all.
+        """
+        path = request.query.get("path")
+        try:
+            n = max(0, int(request.query.get("n", "1")))
+        except ValueError:
+            return web.json_response({"error": "n must be an integer"}, status=400)
+        matching = [r for r in self.requests if path is None or r.path == path]
+        body = [r.timings() for r in matching[len(matching) - n :]] if n else []
+        if request.query.get("clear") == "1":
+            self.requests.clear()
+        return web.json_response(body)
 
     # ------------------------------------------------------------ helpers for routes
 
@@ -156,13 +231,18 @@ class FakeServer:
         self.requests.append(rec)
         return rec
 
-    async def before_first_byte(self) -> None:
-        """Apply ``hang`` and ``latency``; called before any status line is sent."""
+    async def before_first_byte(self, rec: RecordedRequest | None = None) -> None:
+        """Apply ``hang`` and ``latency``; called before any status line is sent.
+
+        With ``rec`` the latency runs from when the request was fully read, to
+        the microsecond (``wait_until``), not from whenever this is called.
+        """
         if self.knobs.hang:
             await self._closing.wait()
             raise web.HTTPServiceUnavailable()
         if self.knobs.latency > 0:
-            await asyncio.sleep(self.knobs.latency)
+            start = rec.received_at if rec is not None else time.perf_counter()
+            await wait_until(start + self.knobs.latency)
 
     async def pace(self, sent: int, request: web.Request) -> None:
         """Called before chunk number ``sent`` (0-based): interval and disconnect knobs."""

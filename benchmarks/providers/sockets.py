@@ -1,4 +1,4 @@
-"""Input-streaming TTS rows of ``providers_bench``: the socket adapters against their
+"""Input-streaming TTS rows: the socket adapters against their
 fakes, their bare-``websockets`` floor, and first audio after the first LLM token
 for sentence-by-sentence HTTP TTS versus text streamed into one socket.
 
@@ -19,16 +19,14 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import connect
 
+from benchmarks.providers.measure import Call
 from pipelines.providers.base import TTSProvider
 from pipelines.providers.cloud.tts_socket import CloudSocketTTS
 from pipelines.text import SentenceAggregator
-
-Call = Callable[[], Awaitable[tuple[float, float, float]]]  # t0, first output, cpu at first
 
 REPLY = (
     "Sure, I can move your booking to Friday at seven in the evening. "
