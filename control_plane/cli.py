@@ -61,6 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     from control_plane.app import create_app
     from control_plane.settings import Settings
     from pipelines.providers.local import offline_stack_status
+    from telephony.wire import MediaWebSocketProtocol
 
     settings = Settings().model_copy(update={"warm_up_models": True})
     if args.agent_file:
@@ -94,7 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         loop="uvloop",
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio stack, whose Twilio media sockets skip the ASGI queue.
+        ws=MediaWebSocketProtocol,
         ws_max_size=1024 * 1024,
         log_level=settings.log_level,
     )

@@ -1,9 +1,18 @@
-"""The Media Streams WebSocket endpoint: upgrade check, receive loop, one sender task.
+"""The Media Streams WebSocket endpoint: upgrade check, then one of two socket paths.
 
-Outgoing messages go through one bounded queue drained by one sender task, so
-a slow peer never blocks the pipeline: when the queue is full, audio is
-dropped (and counted), control messages never are. A ``clear`` first drops
-queued audio that has not reached the wire.
+The upgrade's signature check, admission and ``accept`` are the same on both.
+Then:
+
+- under ``cap serve`` (uvicorn with ``telephony.wire.MediaWebSocketProtocol``)
+  the endpoint takes the connection over (``telephony.wire_stream``): each
+  message reaches the stream from ``data_received`` with no task wake-up, and
+  outgoing messages are written straight to the transport;
+- under any other ASGI server, a receive loop over the ASGI socket, and one
+  sender task draining a bounded queue.
+
+Either way a slow peer never blocks the pipeline: while it is not reading,
+audio past the outbox limit is dropped (and counted), control messages never
+are, and a ``clear`` first drops queued audio that has not reached the wire.
 """
 
 from __future__ import annotations
@@ -12,15 +21,18 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from telephony.admission import CLOSE_POLICY, StreamAdmission
 from telephony.errors import StreamClosed
-from telephony.host import SessionHost
+from telephony.host import Outbox, SessionHost
 from telephony.media_stream import CLOSE_NORMAL, StreamLimits, TwilioMediaStream
 from telephony.service import TwilioTelephony
 from telephony.signature import SIGNATURE_HEADER, signed_url
+from telephony.wire import WireSocket, wire_socket
+from telephony.wire_stream import WireCall, WireOutbox
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +92,67 @@ async def serve_media_stream(
         telephony.tokens, upgrade_signed=signed, account_sid=telephony.settings.account_sid
     )
     await ws.accept()
+
+    def new_stream(outbox: Outbox) -> TwilioMediaStream:
+        return TwilioMediaStream(
+            host,
+            outbox,
+            admission=admission,
+            directory=telephony.directory,
+            actions=telephony,
+            mark_every_frames=telephony.settings.mark_every_frames,
+            limits=limits,
+        )
+
+    socket = wire_socket(ws.scope)
+    if socket is not None:
+        await _serve_wire(ws, socket, telephony, new_stream)
+    else:
+        await _serve_asgi(ws, telephony, new_stream)
+
+
+async def _serve_wire(
+    ws: WebSocket,
+    socket: WireSocket,
+    telephony: TwilioTelephony,
+    new_stream: Callable[[Outbox], TwilioMediaStream],
+) -> None:
+    outbox = WireOutbox(socket)
+    stream = new_stream(outbox)
+    call = WireCall(socket, stream, outbox)
+    call_sid: str | None = None
+    code, reason = CLOSE_NORMAL, "stopped"
+    try:
+        if await call.start(START_TIMEOUT_SECS):
+            assert stream.identity is not None
+            call_sid = stream.identity.call_sid
+            telephony.streams[call_sid] = stream
+        code, reason = await call.finished()
+        if reason not in ("stopped", "peer_closed", "no start message"):
+            log.warning("twilio stream closed: %s", reason)
+    finally:
+        if call_sid is not None and telephony.streams.get(call_sid) is stream:
+            del telephony.streams[call_sid]
+        await stream.aclose(_reason_label(reason))
+        outbox.close()
+        if reason != "peer_closed":
+            try:
+                await asyncio.wait_for(outbox.drained(), SEND_CLOSE_TIMEOUT)
+                await asyncio.wait_for(ws.close(code, reason[:120]), SEND_CLOSE_TIMEOUT)
+            except TimeoutError:
+                socket.abort()  # the peer reads nothing: no closing handshake either
+            except Exception:
+                log.debug("twilio stream: close failed", exc_info=True)
+        outbox.abandon()
+
+
+async def _serve_asgi(
+    ws: WebSocket,
+    telephony: TwilioTelephony,
+    new_stream: Callable[[Outbox], TwilioMediaStream],
+) -> None:
     outbox = SocketOutbox()
-    stream = TwilioMediaStream(
-        host,
-        outbox,
-        admission=admission,
-        directory=telephony.directory,
-        actions=telephony,
-        mark_every_frames=telephony.settings.mark_every_frames,
-        limits=limits,
-    )
+    stream = new_stream(outbox)
     sender = asyncio.create_task(outbox.run(ws))
     code, reason = CLOSE_NORMAL, "stopped"
     call_sid: str | None = None

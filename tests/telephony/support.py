@@ -23,6 +23,7 @@ from telephony.routes import router
 from telephony.service import TwilioTelephony, utcnow
 from telephony.settings import TwilioSettings
 from telephony.signature import SignatureChecker
+from telephony.wire import MediaWebSocketProtocol
 from tests.telephony.twilio_rest import ACCOUNT_SID, AUTH_TOKEN
 
 AGENT_NUMBER = "+15550001111"
@@ -112,10 +113,16 @@ def make_app(
 
 
 @asynccontextmanager
-async def live_server(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on an ephemeral port in this loop; yields the base URL."""
+async def live_server(
+    app: FastAPI, *, ws: type[asyncio.Protocol] | str = MediaWebSocketProtocol
+) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on an ephemeral port in this loop; yields the base URL.
+
+    ``ws`` is uvicorn's WebSocket stack: ``cap serve``'s by default; a name such
+    as ``"websockets-sansio"`` serves the media socket through the ASGI path.
+    """
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio", lifespan="on"
+        app, host="127.0.0.1", port=0, log_level="warning", ws=ws, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
