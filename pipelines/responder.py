@@ -4,7 +4,9 @@ A voice that takes its text as a stream (``TextStreamingTTS``, or a
 ``FallbackTTS`` with such a voice in its chain) gets one text stream per reply,
 opened as the reply starts so that connecting overlaps the LLM's first token;
 every LLM delta is pushed as it arrives and the audio is played as it comes.
-Which words the audio covers is estimated conservatively (``StreamAligner``).
+Which text the audio covers comes from the voice where it says (``SpeechChunk``
+marks: per character, per flushed segment, per sentence) and is estimated
+conservatively where it does not (``StreamAligner``).
 Any other voice is given the reply sentence by sentence (``synthesize``), and
 each sentence's audio length is known exactly.
 
@@ -24,6 +26,7 @@ from pipelines.errors import ProviderError
 from pipelines.events import AgentTextDelta, AgentTextDone, ToolCalled
 from pipelines.fallback.chain import aclose_quietly
 from pipelines.fallback.tts import FallbackTTS
+from pipelines.fallback.tts_stream import speech_of
 from pipelines.knowledge import Passage, Retriever, passages_prompt
 from pipelines.providers.base import (
     ChatMessage,
@@ -258,15 +261,15 @@ class Responder:
         tts = self._tts
         assert isinstance(tts, TextStreamingTTS)
         stream = await tts.open_stream()
-        chunks = aiter(stream)
+        chunks = speech_of(stream)
         try:
             feed.attach(stream)
             async for chunk in chunks:
-                if not chunk:
-                    continue
-                run.timeline.mark("tts_first_audio", loop.time())
-                samples = session.enqueue_audio(run, chunk, tts.sample_rate)
-                run.segments.extend(feed.aligner.add_audio(samples))
+                samples = 0
+                if chunk.audio:
+                    run.timeline.mark("tts_first_audio", loop.time())
+                    samples = session.enqueue_audio(run, chunk.audio, tts.sample_rate)
+                run.segments.extend(feed.aligner.add(chunk, samples))
             run.segments.extend(feed.aligner.finish())
         finally:
             # Barge-in lands here too: the voice stops now, its audio is dropped.

@@ -7,6 +7,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipelines.providers.base import SpeechChunk
+
 _ENDERS = ".!?;\n"
 # Abbreviations that end in a period but do not end a sentence.
 _ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "etc."})
@@ -63,34 +65,50 @@ class SentenceAggregator:
 
 @dataclass(frozen=True, slots=True)
 class SpokenSegment:
-    """A piece of reply text and how many output samples its audio took."""
+    """A piece of reply text and how many output samples its audio took.
+
+    A ``verbatim`` segment is an exact slice of the reply, its whitespace
+    included, that follows the previous segment directly; it counts as heard
+    only once all its samples have played (whoever cut it knew no finer).
+    Other segments are stripped pieces (sentences, an estimate's remainder),
+    one space apart; a partly played one keeps a share of its words.
+    """
 
     text: str
     samples: int
+    verbatim: bool = False
 
 
 def heard_text(segments: Sequence[SpokenSegment], played_samples: int) -> str:
     """The reply text the user heard when ``played_samples`` of audio had played.
 
-    Whole segments that played fully are kept; the segment cut mid-way keeps the
-    share of its words proportional to the share of its audio that played
-    (speech rate within one sentence is close enough to uniform for this).
+    Whole segments that played fully are kept; a stripped segment cut mid-way
+    keeps the share of its words proportional to the share of its audio that
+    played (speech rate within one sentence is close enough to uniform for this).
     """
     parts: list[str] = []
     remaining = max(0, played_samples)
     for segment in segments:
-        if remaining <= 0:
-            break
-        if remaining >= segment.samples:
+        if segment.verbatim:
+            if segment.samples > remaining:
+                break
             parts.append(segment.text)
             remaining -= segment.samples
             continue
-        words = segment.text.split()
-        kept = int(len(words) * remaining / segment.samples) if segment.samples else 0
-        if kept:
-            parts.append(" ".join(words[:kept]))
-        break
-    return " ".join(parts)
+        if remaining <= 0:
+            break
+        if remaining >= segment.samples:
+            text = segment.text
+        else:
+            words = segment.text.split()
+            kept = int(len(words) * remaining / segment.samples) if segment.samples else 0
+            text = " ".join(words[:kept])
+        if text:
+            parts.append(f" {text}" if parts else text)
+        if remaining < segment.samples:
+            break
+        remaining -= segment.samples
+    return "".join(parts).strip()
 
 
 # A lower bound on how fast a voice speaks, for crediting streamed audio to
@@ -100,52 +118,115 @@ STREAM_CHARS_PER_SECOND = 11.0
 
 
 class StreamAligner:
-    """Turns a streamed reply's audio into ``SpokenSegment``s, one per word.
+    """Turns a streamed reply's audio into verbatim ``SpokenSegment``s.
 
-    A text-streaming voice says no more than which audio came in response to the
-    text as a whole, so each complete word (one followed by whitespace) is
-    credited with the audio a slow voice (``chars_per_second``) would need for
-    it plus a space, once that much audio has arrived. ``heard_text`` over these
-    segments then never counts a word before it has fully played, as long as
-    the voice is faster than that rate. ``finish`` gives the words not yet
-    credited the audio left over when the stream ended.
+    Where the voice says exactly how far its audio got (``TextMark``s: per
+    character from ElevenLabs, per flushed segment from Deepgram, per sentence
+    from a sentence-by-sentence voice), the segments end exactly there. Audio
+    without marks is credited to whole words (a word followed by whitespace, or
+    ending the segment being voiced: ``upto``) at the audio a slow voice
+    (``chars_per_second``) would need for each plus a space, counted from the
+    last exact point. ``heard_text`` over these segments then never counts a
+    word before it has fully played, as long as the voice is faster than that
+    rate. ``finish`` gives what is left the audio left over when the stream ended.
+
+    A fallback voice that takes over mid-reply (``resumes_at``) repeats text
+    already credited: its audio pays for that text again before it counts
+    towards new words, so nothing is credited twice or early.
     """
 
     def __init__(self, sample_rate: int, chars_per_second: float = STREAM_CHARS_PER_SECOND) -> None:
+        self._rate = sample_rate
         self._samples_per_char = sample_rate / chars_per_second
         self._text = ""
-        self._credit = 0
+        # text[:_done] has segments, the last ending at sample _at.
+        self._done = 0
+        self._at = 0
+        # Samples of audio received so far.
+        self._end = 0
+        # Unmarked audio counts towards words only from here (>= _at).
+        self._base = 0
+        # The segment being voiced ends at this offset (from ``upto``).
+        self._limit: int | None = None
+
+    @property
+    def credited(self) -> int:
+        """How many characters of the reply have segments."""
+        return self._done
 
     def push(self, text: str) -> None:
         self._text += text
 
     def add_audio(self, samples: int) -> list[SpokenSegment]:
-        self._credit += samples
+        """Audio without anything said about its text."""
+        return self.add(SpeechChunk(), samples)
+
+    def add(self, chunk: SpeechChunk, samples: int) -> list[SpokenSegment]:
+        """``chunk`` played as ``samples`` output samples (offsets are the reply's)."""
         out: list[SpokenSegment] = []
-        while (word := _complete_word(self._text)) is not None:
-            start, end = word
-            cost = math.ceil((end - start + 1) * self._samples_per_char)
-            if cost > self._credit:
-                break
-            out.append(SpokenSegment(self._text[start:end], cost))
-            self._credit -= cost
-            self._text = self._text[end:]
+        start = self._end
+        if chunk.resumes_at is not None:
+            self._resume(chunk.resumes_at, start, out)
+        self._end += max(0, samples)
+        self._limit = chunk.upto
+        for mark in chunk.marks:
+            self._exact(mark.offset, start + round(mark.at_ms * self._rate / 1000), out)
+        if not chunk.marks:
+            self._estimate(out)
         return out
 
     def finish(self) -> list[SpokenSegment]:
-        rest, self._text = self._text.strip(), ""
-        credit, self._credit = self._credit, 0
+        rest, self._text = self._text[self._done :].strip(), ""
+        credit = self._end - self._at
+        self._done, self._at, self._base = 0, self._end, self._end
         if not rest:
             return []
         return [SpokenSegment(rest, max(credit, 1))]
 
+    def _exact(self, offset: int, position: int, out: list[SpokenSegment]) -> None:
+        offset = min(offset, len(self._text))
+        if offset <= self._done:
+            if offset == self._done:
+                # Credited by the estimate already: what follows starts no earlier.
+                self._base = max(self._base, position)
+            return  # or said again after a fallback
+        position = max(position, self._at)
+        out.append(SpokenSegment(self._text[self._done : offset], position - self._at, True))
+        self._done, self._at = offset, position
+        self._base = max(self._base, position)
 
-def _complete_word(text: str) -> tuple[int, int] | None:
-    """(start, end) of the first word of ``text`` if whitespace follows it."""
-    start = len(text) - len(text.lstrip())
+    def _estimate(self, out: list[SpokenSegment]) -> None:
+        while (word := _complete_word(self._text, self._done, self._limit)) is not None:
+            start, end = word
+            cost = math.ceil((end - start + 1) * self._samples_per_char)
+            position = max(self._at, self._base) + cost
+            if position > self._end:
+                break
+            out.append(SpokenSegment(self._text[self._done : end], position - self._at, True))
+            self._done, self._at, self._base = end, position, position
+
+    def _resume(self, offset: int, start: int, out: list[SpokenSegment]) -> None:
+        if offset > self._done:
+            # The voice that stopped had got this far: all of it has played by now.
+            self._exact(offset, start, out)
+            return
+        # The new voice says text[offset:_done] again before anything new.
+        again = self._text[offset : self._done]
+        debt = math.ceil(len(again.strip()) * self._samples_per_char) if again.strip() else 0
+        self._base = max(self._at, start) + debt
+
+
+def _complete_word(text: str, at: int, limit: int | None) -> tuple[int, int] | None:
+    """(start, end) of the first word of ``text[at:limit]`` if whitespace follows
+    it there. The last word of a voiced segment (``limit``) is left to the mark
+    that ends the segment."""
+    stop = len(text) if limit is None else min(limit, len(text))
+    start = at
+    while start < stop and text[start].isspace():
+        start += 1
     end = start
-    while end < len(text) and not text[end].isspace():
+    while end < stop and not text[end].isspace():
         end += 1
-    if end == start or end >= len(text):
+    if end == start or end >= stop:
         return None
     return start, end

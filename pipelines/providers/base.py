@@ -144,6 +144,48 @@ class TTSTextStream(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TextMark:
+    """By ``at_ms`` into its chunk's audio, the stream's text up to ``offset`` has been voiced.
+
+    ``offset`` counts characters of the text pushed into the stream; ``at_ms``
+    runs from the chunk's first sample (from the end of the audio so far for a
+    chunk without audio).
+    """
+
+    offset: int
+    at_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechChunk:
+    """A piece of a text stream's audio, with what the provider said about its text.
+
+    ``marks``: exact points where the voiced text stands (ElevenLabs: one per
+    character; Deepgram: the end of each flushed segment, in a chunk without
+    audio). ``upto``: this audio voices text no further than that offset (the
+    segment being voiced), so an estimate never runs past it. ``resumes_at``:
+    from this chunk on, the audio voices the text from that offset (a fallback
+    voice took over and says the interrupted word again).
+    """
+
+    audio: bytes = b""
+    marks: tuple[TextMark, ...] = ()
+    upto: int | None = None
+    resumes_at: int | None = None
+
+
+@runtime_checkable
+class AlignedTextStream(TTSTextStream, Protocol):
+    """A ``TTSTextStream`` that can say which text its audio voices.
+
+    ``speech()`` replaces iteration (use one or the other): it yields the same
+    audio as ``SpeechChunk``s, plus chunks without audio that only carry marks.
+    """
+
+    def speech(self) -> AsyncIterator[SpeechChunk]: ...
+
+
 @runtime_checkable
 class TextStreamingTTS(Protocol):
     """A ``TTSProvider`` that can also take its text as a stream (one socket per reply)."""

@@ -53,12 +53,16 @@ def test_stream_aligner_credits_whole_words_at_the_slow_rate() -> None:
     aligner = StreamAligner(10, chars_per_second=1.0)
     aligner.push("Hi there, frie")
     assert aligner.add_audio(29) == []
-    assert aligner.add_audio(1) == [SpokenSegment("Hi", 30)]
+    assert aligner.add_audio(1) == [SpokenSegment("Hi", 30, True)]
     # "there," is paid for; "frie" is not a whole word yet whatever the audio.
-    assert aligner.add_audio(500) == [SpokenSegment("there,", 70)]
+    assert aligner.add_audio(500) == [SpokenSegment(" there,", 70, True)]
     aligner.push("nd. ")
-    assert aligner.add_audio(0) == [SpokenSegment("friend.", 80)]
-    segments = [SpokenSegment("Hi", 30), SpokenSegment("there,", 70), SpokenSegment("friend.", 80)]
+    assert aligner.add_audio(0) == [SpokenSegment(" friend.", 80, True)]
+    segments = [
+        SpokenSegment("Hi", 30, True),
+        SpokenSegment(" there,", 70, True),
+        SpokenSegment(" friend.", 80, True),
+    ]
     assert heard_text(segments, 99) == "Hi"
     assert heard_text(segments, 100) == "Hi there,"
     assert heard_text(segments, 180) == "Hi there, friend."
@@ -67,7 +71,7 @@ def test_stream_aligner_credits_whole_words_at_the_slow_rate() -> None:
 def test_stream_aligner_gives_the_rest_the_leftover_audio_at_the_end() -> None:
     aligner = StreamAligner(10, chars_per_second=1.0)
     aligner.push("one two three four")
-    assert aligner.add_audio(45) == [SpokenSegment("one", 40)]
+    assert aligner.add_audio(45) == [SpokenSegment("one", 40, True)]
     assert aligner.finish() == [SpokenSegment("two three four", 5)]
     aligner.push("five")
     assert aligner.finish() == [SpokenSegment("five", 1)]

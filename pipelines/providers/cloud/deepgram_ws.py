@@ -15,7 +15,8 @@ first clause end (a comma after ``early_flush_chars``) or, failing one, at a
 word edge once ``first_flush_chars`` are buffered (as ElevenLabs' minimum
 ``chunk_length_schedule``), so the first audio comes while the first sentence
 is still being written. Past ``max_flushes`` on one socket it only flushes at
-the end of the input.
+the end of the input. Each ``Flushed`` tells exactly where the audio of one
+flushed piece of text ends, so barge-in can cut the reply there.
 
 Not the SDK's socket: ``deepgram-sdk``'s async socket runs on websockets'
 deprecated legacy client and drops message types it does not know (``Error``
@@ -107,6 +108,9 @@ class DeepgramStreamingTTS(CloudSocketTTS):
 
 class DeepgramSpeakCodec(SocketCodec):
     done_by_flushes = True
+    # Audio comes flush by flush, each answered by ``Flushed`` (``sequence_id``
+    # counting from 0): the text boundaries the history is cut at.
+    flush_marks = True
 
     def __init__(self, owner: DeepgramStreamingTTS) -> None:
         self._owner = owner
@@ -144,7 +148,12 @@ class DeepgramSpeakCodec(SocketCodec):
             return SocketEvent(error=ProviderError(f"{name}: malformed message", provider=name))
         kind = body.get("type") if isinstance(body, dict) else None
         if kind == "Flushed":
-            return _FLUSHED
+            sequence = body.get("sequence_id")
+            if sequence is None:
+                return _FLUSHED
+            if isinstance(sequence, bool) or not isinstance(sequence, int):
+                return SocketEvent(flushed=True, bad_alignment="sequence_id is not an integer")
+            return SocketEvent(flushed=True, sequence=sequence)
         if kind == "Error":
             return SocketEvent(error=_error_event(body, name))
         if kind == "Warning":

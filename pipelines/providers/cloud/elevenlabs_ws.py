@@ -6,9 +6,12 @@ first message is ``{"text": " ", "voice_settings", "generation_config":
 {"chunk_length_schedule": [...]}}``; then ``{"text": chunk}`` as the LLM
 writes; ``{"text": " ", "flush": true}`` forces audio for what is buffered;
 ``{"text": ""}`` ends the input. The server answers ``{"audio": <base64 pcm>,
-"isFinal": null, "normalizedAlignment": {...}}`` messages and finally
-``{"isFinal": true}``; failures come as ``{"message", "error", "code"}`` or a
-close frame (1008 policy violation, 1011 server error).
+"isFinal": null, "alignment": {...}, "normalizedAlignment": {...}}`` messages
+and finally ``{"isFinal": true}``; each alignment (either may be null) holds
+``chars``, ``charStartTimesMs`` and ``charDurationsMs`` for the characters of
+that message's audio, times from its first sample (``tts_alignment``).
+Failures come as ``{"message", "error", "code"}`` or a close frame (1008
+policy violation, 1011 server error).
 
 The server starts generating once ``chunk_length_schedule[i]`` characters are
 buffered, so a short first entry (the API minimum is 50) gets audio out before
@@ -30,6 +33,7 @@ from pipelines.errors import ProviderError, ProviderStatusError
 from pipelines.providers.cloud.deepgram_client import ws_url_for
 from pipelines.providers.cloud.elevenlabs_tts import DEFAULT_BASE_URL, PCM_RATES
 from pipelines.providers.cloud.metrics import MetricsSink
+from pipelines.providers.cloud.tts_alignment import BadAlignment, parse_char_timings
 from pipelines.providers.cloud.tts_socket import (
     CONNECT_TIMEOUT,
     NOTHING,
@@ -147,7 +151,11 @@ class ElevenLabsCodec(SocketCodec):
                 pcm = base64.b64decode(audio, validate=True)
             except (binascii.Error, ValueError):
                 return SocketEvent(error=ProviderError(f"{name}: bad audio base64", provider=name))
-            return SocketEvent(audio=pcm, done=final)
+            try:
+                timings = parse_char_timings(body)
+            except BadAlignment as exc:
+                return SocketEvent(audio=pcm, done=final, bad_alignment=str(exc))
+            return SocketEvent(audio=pcm, done=final, timings=timings)
         if final:
             return SocketEvent(done=True)
         if "error" in body or ("message" in body and "audio" not in body):

@@ -7,6 +7,12 @@ sentence is still being written. ``CloudSocketTTS`` owns connecting, the
 send task, sample alignment, metering and error mapping; a subclass only says
 what goes on the wire (``SocketCodec``).
 
+``speech()`` also says which text the audio voices (``SpeechChunk``): per
+character where the provider sends timings (ElevenLabs), per flushed segment
+where it acknowledges flushes in order (Deepgram). Timings that do not hold up
+are counted in ``alignment_faults``, logged, and the stream goes on without
+them (the consumer then estimates).
+
 Barge-in is ``aclose()``: the stream stops yielding at once, tells the
 provider to drop its buffers where the protocol has a message for it, and
 closes the socket. Each reply has its own socket, so audio still in flight for
@@ -19,6 +25,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
@@ -27,8 +34,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from pipelines.errors import ProviderError
+from pipelines.providers.base import SpeechChunk, TextMark
 from pipelines.providers.cloud.adapter import CloudAdapter
-from pipelines.providers.cloud.metrics import MetricsRecorder
+from pipelines.providers.cloud.metrics import MetricsRecorder, MetricsSink
+from pipelines.providers.cloud.tts_alignment import CharTimings, TextMatcher, marks_for_flushes
 from pipelines.providers.cloud.tts_base import SAMPLE_WIDTH, SampleAligner
 
 CONNECT_TIMEOUT = 5.0
@@ -61,8 +70,13 @@ class SocketEvent:
     audio: bytes = b""
     # The provider has sent all audio for the input that was ended.
     done: bool = False
-    # Counted acknowledgements of a flush (Deepgram ``Flushed``).
+    # Counted acknowledgements of a flush (Deepgram ``Flushed``), and its number.
     flushed: bool = False
+    sequence: int | None = None
+    # Per-character timings of ``audio`` (ElevenLabs), when the provider sent them.
+    timings: CharTimings | None = None
+    # Why timings (or a flush number) the provider sent cannot be used.
+    bad_alignment: str | None = None
     error: ProviderError | None = None
 
 
@@ -111,6 +125,9 @@ class SocketCodec:
     # Whether ``end()`` needs the provider to acknowledge every flush first
     # (Deepgram says it is done with ``Flushed``, ElevenLabs with ``isFinal``).
     done_by_flushes: bool = False
+    # Whether the provider voices each flush's text in turn and acknowledges
+    # each in order, numbered from 0 (Deepgram), so flushes are text boundaries.
+    flush_marks: bool = False
 
 
 class StreamState(enum.Enum):
@@ -126,6 +143,14 @@ class CloudSocketTTS(CloudAdapter):
     stage = "tts"
     sample_rate: int
     connect_timeout: float = CONNECT_TIMEOUT
+
+    def __init__(
+        self, *, name: str, base_url: str, api_key: str, on_metrics: MetricsSink | None
+    ) -> None:
+        super().__init__(name=name, base_url=base_url, api_key=api_key, on_metrics=on_metrics)
+        # Timings from the provider that could not be used, by kind (malformed,
+        # mismatch, sequence): each also stops timings for the rest of its stream.
+        self.alignment_faults: Counter[str] = Counter()
 
     def codec(self) -> SocketCodec:
         raise NotImplementedError
@@ -179,6 +204,12 @@ class SocketTTSStream:
         self._since_flush = 0
         self._flushes = 0
         self._acks = 0
+        # Where each flush ends in the text pushed (``flush_marks``).
+        self._flush_ends: list[int] = []
+        self._pushed = 0
+        self._matcher = TextMatcher()
+        # False once the provider's timings stopped holding up for this stream.
+        self._aligned = True
         self._error: BaseException | None = None
         self._closing: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[str | object] = asyncio.Queue()
@@ -201,6 +232,8 @@ class SocketTTSStream:
             self._rec.restart()
         self._rec.characters += len(text)
         self._since_flush += len(text)
+        self._pushed += len(text)
+        self._matcher.feed(text)
         self._outbox.put_nowait(self._codec.text(text))
         if self._owner.auto_flush(text, self._since_flush, self._flushes):
             self.flush()
@@ -212,6 +245,7 @@ class SocketTTSStream:
         if message is not None:
             self._flushes += 1
             self._since_flush = 0
+            self._flush_ends.append(self._pushed)
             self._outbox.put_nowait(message)
 
     def end_input(self) -> None:
@@ -229,6 +263,11 @@ class SocketTTSStream:
         return self._audio()
 
     async def _audio(self) -> AsyncIterator[bytes]:
+        async for chunk in self.speech():
+            if chunk.audio:
+                yield chunk.audio
+
+    async def speech(self) -> AsyncIterator[SpeechChunk]:
         aligner = SampleAligner()
         bytes_per_second = self._owner.sample_rate * SAMPLE_WIDTH
         try:
@@ -250,14 +289,21 @@ class SocketTTSStream:
                 event = self._codec.decode(message)
                 if event.error is not None:
                     raise event.error
+                if event.bad_alignment is not None:
+                    self._alignment_fault("malformed", event.bad_alignment)
                 if event.flushed:
+                    marks = self._flushed(event.sequence)
                     self._acks += 1
+                    if marks:
+                        yield SpeechChunk(marks=marks)
                 if event.audio:
                     pcm = aligner.push(event.audio)
                     if pcm:
                         self._rec.first_byte()
                         self._rec.audio_seconds += len(pcm) / bytes_per_second
-                        yield pcm
+                    chunk = self._chunk(pcm, event)
+                    if chunk.audio or chunk.marks:
+                        yield chunk
                 if event.done:
                     self._state = StreamState.DONE
                     break
@@ -269,6 +315,37 @@ class SocketTTSStream:
             raise self._error from None
         finally:
             await self.aclose()
+
+    def _chunk(self, pcm: bytes, event: SocketEvent) -> SpeechChunk:
+        """``pcm`` with what is known of the text it voices."""
+        if not self._aligned:
+            return SpeechChunk(pcm)
+        if self._codec.flush_marks:
+            ends = self._flush_ends
+            return SpeechChunk(pcm, upto=ends[self._acks] if self._acks < len(ends) else None)
+        if event.timings is None:
+            self._matcher.skip()
+            return SpeechChunk(pcm)
+        marks = self._matcher.match(event.timings)
+        if marks is None:
+            self._alignment_fault("mismatch", "characters do not match the text sent")
+            return SpeechChunk(pcm)
+        return SpeechChunk(pcm, tuple(marks))
+
+    def _flushed(self, sequence: int | None) -> tuple[TextMark, ...]:
+        if not (self._codec.flush_marks and self._aligned):
+            return ()
+        if sequence is not None and sequence != self._acks:
+            self._alignment_fault("sequence", f"flush {self._acks} acknowledged as {sequence}")
+            return ()
+        return marks_for_flushes(self._flush_ends, self._acks)
+
+    def _alignment_fault(self, kind: str, detail: str) -> None:
+        """Timings that do not hold up: none are used for the rest of this stream."""
+        if self._aligned:
+            log.warning("%s: alignment not used (%s): %s", self._owner.name, kind, detail[:200])
+        self._aligned = False
+        self._owner.alignment_faults[kind] += 1
 
     def _closed(self) -> bool:
         # A method, not an inline test: aclose() changes the state while we await.
