@@ -14,7 +14,9 @@ characters were voiced. Knobs (``FaultKnobs`` plus the fake's own):
 - ``stream_error_after`` (on the fake): send the provider's in-band error
   message after that many audio messages, then close;
 - ``stall_after`` (on the fake): stop sending audio after that many audio
-  messages, socket left open (a hang mid-stream).
+  messages, socket left open (a hang mid-stream);
+- ``alignment_knobs(fake)``: ElevenLabs' per-message character timings
+  (real, null, absent, malformed) and Deepgram's ``Flushed`` numbering.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import contextlib
 import json
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.audio import encode_text
+from tests.fakes.audio import encode_text, samples_per_char
 from tests.fakes.server import FakeServer, RecordedRequest, drop_connection
 
 if TYPE_CHECKING:
@@ -42,6 +46,8 @@ DEEPGRAM_MAX_FLUSHES = 20
 DEEPGRAM_MAX_SPEAK_CHARS = 2000
 _PCM = re.compile(r"pcm_(\d+)")
 
+# Extra JSON fields for the audio message holding bytes [start, end) of a piece.
+Fields = Callable[[int, int], dict[str, Any]]
 Send = Callable[[bytes, dict[str, Any] | None], Awaitable[None]]
 
 
@@ -65,8 +71,7 @@ class AudioPump:
         self.ws = ws
         self.rec = rec
         self.send_audio = send_audio
-        self.jobs: asyncio.Queue[tuple[int, bytes | None, Any]] = asyncio.Queue()
-        self.extras: dict[int, dict[str, Any]] = {}
+        self.jobs: asyncio.Queue[tuple[int, bytes | None, Any, Fields | None]] = asyncio.Queue()
         self.generation = 0
         self.sent = 0
         self.chunk_bytes = 3200
@@ -77,17 +82,15 @@ class AudioPump:
         self.idle = asyncio.Event()
         self.idle.set()
 
-    def audio(self, pcm: bytes, extra: dict[str, Any] | None = None) -> None:
-        """Queue ``pcm``; ``extra`` fields go with its first message."""
+    def audio(self, pcm: bytes, fields: Fields | None = None) -> None:
+        """Queue ``pcm``; each of its messages gets ``fields(start, end)`` too."""
         self.idle.clear()
-        if extra is not None:
-            self.extras[id(pcm)] = extra
-        self.jobs.put_nowait((self.generation, pcm, None))
+        self.jobs.put_nowait((self.generation, pcm, None, fields))
 
     def then(self, message: Any) -> None:
         """Send JSON ``message`` (or run an awaitable factory) after the queued audio."""
         self.idle.clear()
-        self.jobs.put_nowait((self.generation, None, message))
+        self.jobs.put_nowait((self.generation, None, message, None))
 
     def clear(self) -> None:
         self.generation += 1
@@ -98,7 +101,7 @@ class AudioPump:
         while True:
             if self.jobs.empty():
                 self.idle.set()
-            generation, pcm, message = await self.jobs.get()
+            generation, pcm, message, fields = await self.jobs.get()
             if generation != self.generation:
                 continue
             if message is not None:
@@ -108,7 +111,6 @@ class AudioPump:
                     await self.ws.send_str(json.dumps(message))
                 continue
             assert pcm is not None
-            extra = self.extras.pop(id(pcm), None)
             for start in range(0, len(pcm), self.chunk_bytes):
                 if generation != self.generation:
                     break
@@ -130,8 +132,8 @@ class AudioPump:
                 if self.stall_after is not None and self.sent >= self.stall_after:
                     await asyncio.Event().wait()  # until the client goes away
                 self.rec.mark_first_byte()
-                await self.send_audio(pcm[start : start + self.chunk_bytes], extra)
-                extra = None
+                end = start + self.chunk_bytes
+                await self.send_audio(pcm[start:end], fields(start, end) if fields else None)
                 self.sent += 1
 
 
@@ -182,6 +184,91 @@ async def _before_handshake(fake: FakeServer) -> None:
     """``hang`` applies to the handshake; ``latency`` to the first audio (``AudioPump``)."""
     if fake.knobs.hang:
         await fake.before_first_byte()
+
+
+# ---------------------------------------------------------------- alignment knobs
+
+
+@dataclass
+class AlignmentKnobs:
+    """What a fake socket says about the text its audio voices (``alignment_knobs``).
+
+    ElevenLabs: ``mode`` "real" sends ``alignment`` and ``normalizedAlignment``
+    with every audio message (its characters, times from the message's first
+    sample); "null" sends both as null; "normalized" nulls only ``alignment``;
+    "absent" leaves both keys out. ``null_every``: every n-th audio message has
+    null alignment (a gap). ``malformed`` ("lengths", "negative", "missing")
+    spoils the alignment of audio message ``malformed_at`` (0-based).
+    Deepgram: ``sequence_offset`` is added to every ``Flushed`` ``sequence_id``.
+    """
+
+    mode: Literal["real", "null", "normalized", "absent"] = "real"
+    null_every: int | None = None
+    malformed: Literal["lengths", "negative", "missing"] | None = None
+    malformed_at: int = 0
+    sequence_offset: int = 0
+
+
+_ALIGNMENT_KNOBS: weakref.WeakKeyDictionary[FakeServer, AlignmentKnobs] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def alignment_knobs(fake: FakeServer) -> AlignmentKnobs:
+    """The alignment knobs of ``fake``'s sockets (set them before a socket opens)."""
+    knobs = _ALIGNMENT_KNOBS.get(fake)
+    if knobs is None:
+        knobs = _ALIGNMENT_KNOBS[fake] = AlignmentKnobs()
+    return knobs
+
+
+def _alignment_of(
+    text: str, start: int, end: int, rate: int, chars_per_second: float
+) -> dict[str, list[Any]]:
+    """The characters whose audio starts in bytes [start, end) of ``encode_text(text)``,
+    with start times and durations in whole ms from the message's first sample."""
+    per = samples_per_char(rate, chars_per_second)
+    first, last = start / 2, end / 2
+    chars: list[str] = []
+    starts: list[int] = []
+    for i, char in enumerate(text):
+        at = i * per
+        if first <= at < last:
+            chars.append(char)
+            starts.append(round((at - first) * 1000 / rate))
+    return {
+        "chars": chars,
+        "charStartTimesMs": starts,
+        "charDurationsMs": [round(per * 1000 / rate)] * len(chars),
+    }
+
+
+def _prepend_space(alignment: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        "chars": [" ", *alignment["chars"]],
+        "charStartTimesMs": [0, *alignment["charStartTimesMs"]],
+        "charDurationsMs": [0, *alignment["charDurationsMs"]],
+    }
+
+
+def _alignment_fields(
+    alignment: dict[str, list[Any]], knobs: AlignmentKnobs, number: int
+) -> dict[str, Any]:
+    if knobs.mode == "absent":
+        return {}
+    if knobs.mode == "null" or (knobs.null_every and number % knobs.null_every == 0):
+        return {"normalizedAlignment": None, "alignment": None}
+    value: dict[str, Any] = dict(alignment)
+    if knobs.malformed is not None and number == knobs.malformed_at:
+        if knobs.malformed == "lengths":
+            value["charDurationsMs"] = value["charDurationsMs"][:-1]
+        elif knobs.malformed == "negative":
+            value["charStartTimesMs"] = [-40, *value["charStartTimesMs"][1:]]
+        else:
+            del value["charDurationsMs"]
+    if knobs.mode == "normalized":
+        return {"normalizedAlignment": value, "alignment": None}
+    return {"normalizedAlignment": value, "alignment": value}
 
 
 # ---------------------------------------------------------------- ElevenLabs
@@ -237,6 +324,9 @@ class _ElevenLabsSession:
         self.schedule = list(DEFAULT_SCHEDULE)
         self.step = 0
         self.started = False
+        self.generated = False
+        self.audio_messages = 0
+        self.knobs = alignment_knobs(fake)
         self.pump = AudioPump(fake, request, ws, rec, self._send_audio)
         self.pump.chunk_bytes = fake.chunk_bytes
         self.pump.stream_error_after = fake.stream_error_after
@@ -259,14 +349,17 @@ class _ElevenLabsSession:
         if not text.strip():
             return
         pcm = encode_text(text, self.rate, self.fake.chars_per_second)
-        chars = list(text)
-        step_ms = 1000.0 / self.fake.chars_per_second
-        alignment = {
-            "chars": chars,
-            "charStartTimesMs": [round(i * step_ms) for i in range(len(chars))],
-            "charDurationsMs": [round(step_ms)] * len(chars),
-        }
-        self.pump.audio(pcm, {"normalizedAlignment": alignment, "alignment": alignment})
+        leading = not self.generated  # Flash models open an utterance with a space
+        self.generated = True
+
+        def fields(start: int, end: int) -> dict[str, Any]:
+            number, self.audio_messages = self.audio_messages, self.audio_messages + 1
+            alignment = _alignment_of(text, start, end, self.rate, self.fake.chars_per_second)
+            if leading and start == 0:
+                alignment = _prepend_space(alignment)
+            return _alignment_fields(alignment, self.knobs, number)
+
+        self.pump.audio(pcm, fields)
 
     def _release(self, everything: bool) -> None:
         while self.buffer:
@@ -450,4 +543,5 @@ class _SpeakSession:
         if self.buffer.strip():
             self.pump.audio(encode_text(self.buffer, self.rate, self.fake.chars_per_second))
         self.buffer = ""
-        self.pump.then({"type": "Flushed", "sequence_id": sequence})
+        sequence_id = sequence + alignment_knobs(self.fake).sequence_offset
+        self.pump.then({"type": "Flushed", "sequence_id": sequence_id})
