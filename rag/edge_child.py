@@ -79,7 +79,7 @@ def serve(recv: Connection, send: Connection) -> None:
     except (EOFError, OSError):
         return
     loop = asyncio.new_event_loop()
-    store = EdgeStore(root, model_id, dim, **options)
+    store = EdgeStore(root, model_id, dim, inline=True, **options)
     faults = _Faults()
     try:
         try:

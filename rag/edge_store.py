@@ -93,13 +93,16 @@ class EdgeStore:
         oversampling: float = 2.0,
         index_above_kb: int | None = None,
         max_segment_points: int | None = 20_000,
+        inline: bool = False,
     ) -> None:
         self._model_id = model_id
         self._dim = dim
         self.collection = collection_name(prefix, model_id, dim)
         self._path = Path(root) / self.collection
         # Edge shards are driven from one thread; calls queue behind each other.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="qdrant-edge")
+        # `inline`: on the caller's thread instead (the store's child process, which
+        # serves one call at a time and has no loop to keep turning, saves the hop).
+        self._executor = None if inline else ThreadPoolExecutor(1, thread_name_prefix="qdrant-edge")
         self._shard: Any = None
         #: Points written since the last optimisation (which builds HNSW segments).
         self._pending = 0
@@ -133,8 +136,10 @@ class EdgeStore:
         return self._dim
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
         try:
+            if self._executor is None:
+                return fn(*args)
+            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, partial(fn, *args))
         except (ValueError, TypeError, InvalidScope):
             raise
@@ -330,7 +335,8 @@ class EdgeStore:
                 self._shard = None
 
         await self._run(close)
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
 
 def _filter(org_id: str, extra: dict[str, str]) -> Any:
