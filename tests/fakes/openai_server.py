@@ -63,6 +63,8 @@ class OpenAIFake(FakeServer):
         self.chunk_bytes = 4801  # odd on purpose: adapters must re-align samples
         # Raw SSE text written after the role chunk (malformed-input tests).
         self.inject_events: list[str] = []
+        # A transcription answered with this raw body instead (malformed-input tests).
+        self.transcription_body: bytes | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -177,6 +179,8 @@ class OpenAIFake(FakeServer):
             return web.Response(status=500)
         body = {"text": self.transcript, "usage": {"type": "duration", "seconds": seconds}}
         resp = web.json_response(body)
+        if self.transcription_body is not None:
+            resp = web.Response(body=self.transcription_body, content_type="application/json")
         rec.mark_first_byte()  # serialised; the write follows (the peer may read it first)
         return resp
 
@@ -215,7 +219,7 @@ def parse_form(content_type: str, raw: bytes) -> tuple[bytes | None, dict[str, s
     uploads to a temp file), so the fake's hold time starts when the body is in.
     Anything unparsable is an empty form (the handler answers 400).
     """
-    if not content_type.startswith("multipart/form-data"):
+    if not content_type.lower().startswith("multipart/form-data"):
         return None, {}
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = BytesParser(policy=HTTP).parsebytes(head + raw)

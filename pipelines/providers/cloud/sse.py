@@ -54,7 +54,7 @@ class SSEDecoder:
         return None
 
 
-def json_object(data: str) -> dict[str, Any] | None:
+def json_object(data: str | bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(data)
     except ValueError:

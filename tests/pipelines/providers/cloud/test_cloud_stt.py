@@ -240,3 +240,28 @@ def test_wav_container_is_valid() -> None:
     with wave.open(io.BytesIO(data)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16_000, 1, 2)
         assert wav.getnframes() == 4000
+
+
+@pytest.mark.parametrize("pcm", [speech(0.25), speech(0.25) + b"\x01"])
+def test_wav_header_is_what_the_wave_module_writes(pcm: bytes) -> None:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16_000)
+        wav.writeframes(pcm[: len(pcm) - len(pcm) % 2])
+    assert pcm_to_wav(pcm, 16_000) == out.getvalue()
+
+
+@pytest.mark.parametrize("body", [b"[]", b"not json", b'{"text": 3}', b"{}"])
+async def test_openai_stt_malformed_answer_fails_the_stream(
+    whisper: OpenAISTT, openai_fake: OpenAIFake, body: bytes
+) -> None:
+    openai_fake.transcription_body = body
+    stream = await whisper.open_stream()
+    push(stream, speech(0.2))
+    stream.flush()
+    with pytest.raises(ProviderError, match="response has no text"):
+        await until_final(stream)
+    await stream.aclose()
+    assert openai_fake.requests[-1].body["model"] == "gpt-4o-mini-transcribe"
