@@ -26,7 +26,8 @@ class Sample(NamedTuple):
     cpu: float
 
 
-Call = Callable[[], Awaitable[tuple[float, float, float]]]  # t0, first output, cpu at first
+# t0, first output (perf_counter), this process's CPU time from t0 to first output
+Call = Callable[[], Awaitable[tuple[float, float, float]]]
 Runner = Callable[[], Awaitable[Sample]]
 Hold = Callable[[], Awaitable[float]]
 
@@ -47,14 +48,19 @@ async def measure(run: Runner, runs: int) -> list[Sample]:
     return [await run() for _ in range(runs)]
 
 
+def now() -> tuple[float, float]:
+    """Wall clock and this process's CPU clock, read together at a call's t0."""
+    return time.perf_counter(), time.process_time()
+
+
 def timed(call: Call, hold: Hold) -> Runner:
     """Wraps ``call`` with the fake's hold time for it and this process's CPU time."""
 
     async def run() -> Sample:
         cpu0 = time.process_time()
-        t0, first, cpu_first = await call()
+        t0, first, cpu_ttfb = await call()
         cpu = time.process_time() - cpu0
-        return Sample(first - t0, await hold(), cpu_first - cpu0, cpu)
+        return Sample(first - t0, await hold(), cpu_ttfb, cpu)
 
     return run
 
