@@ -10,22 +10,27 @@ arrays) is a ``BadAlignment``: the caller counts it and carries on without.
 whitespace of its own (a leading space, the flush message's space) and may
 drop ours, so whitespace is matched loosely and everything else exactly. Audio
 whose alignment was null leaves a gap: the next aligned chunk is found again
-further on in the text.
+further on in the text. ``StreamAlignment`` does this for one socket stream,
+and turns Deepgram's in-order ``Flushed`` acknowledgements into segment ends.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.providers.base import TextMark
+from pipelines.providers.base import SpeechChunk, TextMark
 
 # Far more characters than one audio message voices.
 MAX_ALIGNED_CHARS = 4096
 # Longest string one aligned "character" may be (a grapheme cluster, not a word).
 MAX_CHAR_LENGTH = 8
+
+log = logging.getLogger(__name__)
 
 
 class BadAlignment(ValueError):
@@ -157,6 +162,59 @@ def _match_char(text: str, cursor: int, char: str) -> int:
         return -1
 
 
-def marks_for_flushes(ends: Sequence[int], acknowledged: int) -> tuple[TextMark, ...]:
-    """The mark for the ``acknowledged``-th flush (0-based): its text is all voiced now."""
-    return (TextMark(ends[acknowledged], 0.0),) if acknowledged < len(ends) else ()
+class StreamAlignment:
+    """One socket stream's view of which text its audio voices.
+
+    Timings (ElevenLabs) are matched to the text pushed; flushes acknowledged in
+    order (``flush_marks``: Deepgram) end a segment each. The first fault
+    (timings malformed or not matching, a flush acknowledged out of order) is
+    counted in ``faults`` by kind, logged, and ends alignment for the stream.
+    """
+
+    def __init__(self, provider: str, faults: Counter[str], flush_marks: bool) -> None:
+        self._provider = provider
+        self._faults = faults
+        self._flush_marks = flush_marks
+        self._matcher = TextMatcher()
+        self._pushed = 0
+        # Where each flush ends in the text pushed.
+        self._flush_ends: list[int] = []
+        self._ok = True
+
+    def pushed(self, text: str) -> None:
+        self._pushed += len(text)
+        self._matcher.feed(text)
+
+    def flushed(self) -> None:
+        self._flush_ends.append(self._pushed)
+
+    def chunk(self, pcm: bytes, acknowledged: int, timings: CharTimings | None) -> SpeechChunk:
+        """``pcm`` with what is known of its text (``acknowledged`` flushes so far)."""
+        if not self._ok:
+            return SpeechChunk(pcm)
+        if self._flush_marks:
+            ends = self._flush_ends
+            return SpeechChunk(pcm, upto=ends[acknowledged] if acknowledged < len(ends) else None)
+        if timings is None:
+            self._matcher.skip()
+            return SpeechChunk(pcm)
+        marks = self._matcher.match(timings)
+        if marks is None:
+            self.fault("mismatch", "characters do not match the text sent")
+            return SpeechChunk(pcm)
+        return SpeechChunk(pcm, tuple(marks))
+
+    def acknowledged(self, number: int, sequence: int | None) -> tuple[TextMark, ...]:
+        """The mark for flush ``number`` (0-based), acknowledged as ``sequence``."""
+        if not (self._flush_marks and self._ok) or number >= len(self._flush_ends):
+            return ()
+        if sequence is not None and sequence != number:
+            self.fault("sequence", f"flush {number} acknowledged as {sequence}")
+            return ()
+        return (TextMark(self._flush_ends[number], 0.0),)
+
+    def fault(self, kind: str, detail: str) -> None:
+        if self._ok:
+            log.warning("%s: alignment not used (%s): %s", self._provider, kind, detail[:200])
+        self._ok = False
+        self._faults[kind] += 1

@@ -34,10 +34,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from pipelines.errors import ProviderError
-from pipelines.providers.base import SpeechChunk, TextMark
+from pipelines.providers.base import SpeechChunk
 from pipelines.providers.cloud.adapter import CloudAdapter
 from pipelines.providers.cloud.metrics import MetricsRecorder, MetricsSink
-from pipelines.providers.cloud.tts_alignment import CharTimings, TextMatcher, marks_for_flushes
+from pipelines.providers.cloud.tts_alignment import CharTimings, StreamAlignment
 from pipelines.providers.cloud.tts_base import SAMPLE_WIDTH, SampleAligner
 
 CONNECT_TIMEOUT = 5.0
@@ -204,12 +204,7 @@ class SocketTTSStream:
         self._since_flush = 0
         self._flushes = 0
         self._acks = 0
-        # Where each flush ends in the text pushed (``flush_marks``).
-        self._flush_ends: list[int] = []
-        self._pushed = 0
-        self._matcher = TextMatcher()
-        # False once the provider's timings stopped holding up for this stream.
-        self._aligned = True
+        self._alignment = StreamAlignment(owner.name, owner.alignment_faults, codec.flush_marks)
         self._error: BaseException | None = None
         self._closing: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[str | object] = asyncio.Queue()
@@ -232,8 +227,7 @@ class SocketTTSStream:
             self._rec.restart()
         self._rec.characters += len(text)
         self._since_flush += len(text)
-        self._pushed += len(text)
-        self._matcher.feed(text)
+        self._alignment.pushed(text)
         self._outbox.put_nowait(self._codec.text(text))
         if self._owner.auto_flush(text, self._since_flush, self._flushes):
             self.flush()
@@ -245,7 +239,7 @@ class SocketTTSStream:
         if message is not None:
             self._flushes += 1
             self._since_flush = 0
-            self._flush_ends.append(self._pushed)
+            self._alignment.flushed()
             self._outbox.put_nowait(message)
 
     def end_input(self) -> None:
@@ -290,9 +284,9 @@ class SocketTTSStream:
                 if event.error is not None:
                     raise event.error
                 if event.bad_alignment is not None:
-                    self._alignment_fault("malformed", event.bad_alignment)
+                    self._alignment.fault("malformed", event.bad_alignment)
                 if event.flushed:
-                    marks = self._flushed(event.sequence)
+                    marks = self._alignment.acknowledged(self._acks, event.sequence)
                     self._acks += 1
                     if marks:
                         yield SpeechChunk(marks=marks)
@@ -301,7 +295,7 @@ class SocketTTSStream:
                     if pcm:
                         self._rec.first_byte()
                         self._rec.audio_seconds += len(pcm) / bytes_per_second
-                    chunk = self._chunk(pcm, event)
+                    chunk = self._alignment.chunk(pcm, self._acks, event.timings)
                     if chunk.audio or chunk.marks:
                         yield chunk
                 if event.done:
@@ -315,37 +309,6 @@ class SocketTTSStream:
             raise self._error from None
         finally:
             await self.aclose()
-
-    def _chunk(self, pcm: bytes, event: SocketEvent) -> SpeechChunk:
-        """``pcm`` with what is known of the text it voices."""
-        if not self._aligned:
-            return SpeechChunk(pcm)
-        if self._codec.flush_marks:
-            ends = self._flush_ends
-            return SpeechChunk(pcm, upto=ends[self._acks] if self._acks < len(ends) else None)
-        if event.timings is None:
-            self._matcher.skip()
-            return SpeechChunk(pcm)
-        marks = self._matcher.match(event.timings)
-        if marks is None:
-            self._alignment_fault("mismatch", "characters do not match the text sent")
-            return SpeechChunk(pcm)
-        return SpeechChunk(pcm, tuple(marks))
-
-    def _flushed(self, sequence: int | None) -> tuple[TextMark, ...]:
-        if not (self._codec.flush_marks and self._aligned):
-            return ()
-        if sequence is not None and sequence != self._acks:
-            self._alignment_fault("sequence", f"flush {self._acks} acknowledged as {sequence}")
-            return ()
-        return marks_for_flushes(self._flush_ends, self._acks)
-
-    def _alignment_fault(self, kind: str, detail: str) -> None:
-        """Timings that do not hold up: none are used for the rest of this stream."""
-        if self._aligned:
-            log.warning("%s: alignment not used (%s): %s", self._owner.name, kind, detail[:200])
-        self._aligned = False
-        self._owner.alignment_faults[kind] += 1
 
     def _closed(self) -> bool:
         # A method, not an inline test: aclose() changes the state while we await.
