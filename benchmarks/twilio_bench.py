@@ -220,7 +220,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=4.0)
     parser.add_argument("--cpu", type=int, default=1, help="CPU the server is pinned to")
     parser.add_argument("--peer-cpu", type=int, default=0, help="CPU of the simulated Twilio")
-    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's WebSocket stack")
+    parser.add_argument(
+        "--ws",
+        default="cap",
+        help="the server's WebSocket stack: cap (cap serve's, the media socket taken over "
+        "after the handshake) or a uvicorn name such as websockets-sansio",
+    )
     parser.add_argument(
         "--pipecat-calls", type=int, nargs="*", default=[1, 50, 100], help="pipecat's steps"
     )
@@ -242,9 +247,13 @@ def main() -> None:
         codec["pipecat"] = "pipecat-ai not installed: serializer not measured"
     print("codec per 20 ms frame (CPU us):", json.dumps(codec))
 
+    # pipecat's server and the bare floor are plain ASGI apps: uvicorn's own stack.
+    asgi_ws = "websockets-sansio" if args.ws == "cap" else args.ws
+
     def ladder(server: tuple[str, str], counts: list[int]) -> list[dict[str, Any]]:
+        ws = args.ws if server[1] == "benchmarks.twilio.server" else asgi_ws
         config = StepConfig(
-            args.secs, args.warmup, args.cpu, args.peer_cpu, args.ws, not args.no_gc_freeze, server
+            args.secs, args.warmup, args.cpu, args.peer_cpu, ws, not args.no_gc_freeze, server
         )
         steps: list[dict[str, Any]] = []
         baseline: float | None = None
@@ -286,7 +295,7 @@ def main() -> None:
     floor: dict[str, Any] | str = "not measured"
     if args.floor_calls:
         config = StepConfig(
-            args.secs, args.warmup, args.cpu, args.peer_cpu, args.ws, not args.no_gc_freeze,
+            args.secs, args.warmup, args.cpu, args.peer_cpu, asgi_ws, not args.no_gc_freeze,
             (sys.executable, "benchmarks.twilio.bare_server"),
         )  # fmt: skip
         floor = run_step(args.floor_calls, config)

@@ -2,6 +2,10 @@
 
     python -m benchmarks.twilio.server CALLS CPU WS freeze|no-freeze
 
+``WS`` is ``cap`` (``cap serve``'s stack: ``telephony.wire.MediaWebSocketProtocol``,
+the media socket taken over after the handshake) or one of uvicorn's own names
+(``websockets-sansio``: every message through the ASGI app).
+
 Prints ``READY <port>`` once listening. The simulated Twilio (``peers``) opens
 the calls, then tells this process the measurement window over ``/bench``;
 after it, it sends the callers' first-audio times and gets this side's figures
@@ -76,6 +80,34 @@ class ArrivalLog:
             return message
 
         await self.app(scope, timed, send)
+
+
+def timed_protocol(arrivals: list[list[float]]) -> type[asyncio.Protocol]:
+    """``cap serve``'s WebSocket protocol, logging media arrivals as ``ArrivalLog`` does.
+
+    A taken-over socket hands messages to its sink without the ASGI app, so the
+    times are taken where the sink is called.
+    """
+    from telephony.wire import MediaWebSocketProtocol, WireSink
+
+    class TimedSink:
+        def __init__(self, sink: WireSink, times: list[float]) -> None:
+            self.sink, self.times = sink, times
+            self.on_binary, self.on_closed = sink.on_binary, sink.on_closed
+            self.on_writable = sink.on_writable
+
+        def on_text(self, text: str) -> None:
+            if text.startswith('{"event":"media"'):
+                self.times.append(time.monotonic())
+            self.sink.on_text(text)
+
+    class TimedProtocol(MediaWebSocketProtocol):
+        def take_over(self, sink: WireSink) -> None:
+            times: list[float] = []
+            arrivals.append(times)
+            super().take_over(TimedSink(sink, times))
+
+    return TimedProtocol
 
 
 class Bench:
@@ -202,10 +234,12 @@ def main(argv: list[str]) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)  # connections wait in the backlog until the server is up
+    app = bench.app()
+    protocol = timed_protocol(app.arrivals) if ws == "cap" else ws
     config = uvicorn.Config(
-        bench.app(),
+        app,
         loop="uvloop",
-        ws=ws,
+        ws=protocol,
         ws_max_size=1024 * 1024,
         log_level="warning",
     )

@@ -1,4 +1,4 @@
-"""Server CPU per received WebSocket message, by Python WebSocket stack.
+"""Server CPU per WebSocket message, by Python WebSocket stack, both directions.
 
     python -m benchmarks.twilio.ws_stacks [--calls 50] [--secs 5]
 
@@ -7,6 +7,16 @@ stack's server runs pinned to CPU 1, reads and drops every message; a client
 on CPU 0 sends them at Twilio's pace over ``--calls`` connections. The figure
 is the server's ``process_time`` divided by the messages it read: what one
 inbound media message costs before any application code runs.
+
+``cap`` is ``cap serve``'s stack (``telephony.wire.MediaWebSocketProtocol``):
+uvicorn's sans-I/O protocol with the socket taken over after the handshake,
+messages handed to a sink from ``data_received``.
+
+Sending (uvicorn stacks and ``cap``): the server queues, every 20 ms, one
+media message per connection and a mark every 5th frame, through the outbox
+the media endpoint uses on that stack (``SocketOutbox``: a sender task per
+connection and the ASGI ``send``; ``WireOutbox``: straight to the transport);
+the client reads them. The figure is the server's CPU per message sent.
 """
 
 from __future__ import annotations
@@ -21,21 +31,48 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchmarks.twilio.common import FRAME, SLOTS, pin
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = ("uvicorn:websockets-sansio", "uvicorn:websockets", "websockets", "aiohttp")
+STACKS = ("cap", "uvicorn:websockets-sansio", "uvicorn:websockets", "websockets", "aiohttp")
+SENDING = ("cap", "uvicorn:websockets-sansio")
 MESSAGE = (
     '{"event":"media","sequenceNumber":"5","media":{"track":"inbound","chunk":"4",'
     '"timestamp":"80","payload":"' + "A" * 216 + '"},"streamSid":"MZ' + "0" * 32 + '"}'
 )
+OUT_MEDIA = MESSAGE.replace('"track":"inbound",', "")
+OUT_MARK = '{"event":"mark","streamSid":"MZ' + "0" * 32 + '","mark":{"name":"m-12"}}'
+MARK_EVERY = 5
 Counter = dict[str, int]
+
+
+class Outbox(Protocol):
+    def send(self, text: str, *, audio: bool = False) -> None: ...
 
 
 def _report(counter: Counter) -> str:
     return json.dumps({"cpu": time.process_time(), "n": counter["n"]})
+
+
+async def _blast(outboxes: list[Outbox], secs: float) -> str:
+    """Tick every 20 ms as the playout clock does: a frame per connection, marks."""
+    cpu0, sent, tick = time.process_time(), 0, 0
+    deadline = time.monotonic()
+    end = deadline + secs
+    while deadline < end:
+        deadline += FRAME
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        tick += 1
+        for outbox in outboxes:
+            outbox.send(OUT_MEDIA, audio=True)
+            sent += 1
+            if tick % MARK_EVERY == 0:
+                outbox.send(OUT_MARK, audio=True)
+                sent += 1
+    await asyncio.sleep(0.5)  # the sender tasks drain
+    return json.dumps({"cpu": time.process_time() - cpu0, "sent": sent})
 
 
 async def _uvicorn(sock: socket.socket, ws: str, counter: Counter) -> None:
@@ -44,18 +81,67 @@ async def _uvicorn(sock: socket.socket, ws: str, counter: Counter) -> None:
     from starlette.routing import WebSocketRoute
     from starlette.websockets import WebSocket
 
-    async def sink(websocket: WebSocket) -> None:
+    from telephony.socket import SocketOutbox
+    from telephony.wire import MediaWebSocketProtocol, wire_socket
+    from telephony.wire_stream import WireOutbox
+
+    outboxes: list[Outbox] = []
+
+    async def control(websocket: WebSocket) -> None:
         await websocket.accept()
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            counter["n"] += 1
-            if message.get("text") == "cpu":
+            text = message.get("text") or ""
+            if text == "cpu":
                 await websocket.send_text(_report(counter))
+            elif text.startswith("send:"):
+                await websocket.send_text(await _blast(outboxes, float(text[5:])))
 
-    app = Starlette(routes=[WebSocketRoute("/", sink)])
-    config = uvicorn.Config(app, loop="none", ws=ws, log_level="warning")
+    async def asgi_sink(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox = SocketOutbox()
+        outboxes.append(outbox)
+        sender = asyncio.create_task(outbox.run(websocket))
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                sender.cancel()
+                return
+            counter["n"] += 1
+
+    class CountingSink:
+        def __init__(self, outbox: WireOutbox) -> None:
+            self.outbox = outbox
+            self.closed = asyncio.Event()
+
+        def on_text(self, text: str) -> None:
+            counter["n"] += 1
+
+        def on_binary(self, data: bytes) -> None:
+            counter["n"] += 1
+
+        def on_closed(self, code: int) -> None:
+            self.closed.set()
+
+        def on_writable(self) -> None:
+            self.outbox.flush()
+
+    async def wire_sink(websocket: WebSocket) -> None:
+        await websocket.accept()
+        wire = wire_socket(websocket.scope)
+        assert wire is not None
+        outbox = WireOutbox(wire)
+        outboxes.append(outbox)
+        sink = CountingSink(outbox)
+        wire.take_over(sink)
+        await sink.closed.wait()
+
+    cap = ws == "cap"
+    routes = [WebSocketRoute("/", wire_sink if cap else asgi_sink), WebSocketRoute("/ctl", control)]
+    protocol: type[asyncio.Protocol] | str = MediaWebSocketProtocol if cap else ws
+    config = uvicorn.Config(Starlette(routes=routes), loop="none", ws=protocol, log_level="warning")
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
@@ -104,17 +190,17 @@ def serve(stack: str, cpu: int) -> None:
         "websockets": lambda: _websockets(sock, counter),
         "aiohttp": lambda: _aiohttp(sock, counter),
     }
-    run = servers.get(stack) or (lambda: _uvicorn(sock, stack.split(":")[1], counter))
+    run = servers.get(stack) or (lambda: _uvicorn(sock, stack.rsplit(":", maxsplit=1)[-1], counter))
     print(sock.getsockname()[1], flush=True)
     uvloop.run(run())
 
 
-async def drive(port: int, calls: int, secs: float) -> dict[str, Any]:
+async def drive(port: int, calls: int, secs: float, uvicorn: bool, sending: bool) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
     url = f"ws://127.0.0.1:{port}/"
     conns = [await connect(url, compression=None, ping_interval=None) for _ in range(calls)]
-    control = await connect(url, compression=None, ping_interval=None)
+    control = await connect(url + ("ctl" if uvicorn else ""), compression=None, ping_interval=None)
 
     async def cpu() -> dict[str, float]:
         await control.send("cpu")
@@ -132,10 +218,30 @@ async def drive(port: int, calls: int, secs: float) -> dict[str, Any]:
                 await conn.send(MESSAGE)
     await asyncio.sleep(0.5)
     after = await cpu()
+    messages = after["n"] - before["n"]
+    result = {
+        "messages": messages,
+        "us_per_message": (after["cpu"] - before["cpu"]) / messages * 1e6,
+    }
+    if sending:
+        received = [0]
+
+        async def read(conn: Any) -> None:
+            async for _ in conn:
+                received[0] += 1
+
+        readers = [asyncio.create_task(read(conn)) for conn in conns]
+        await control.send(f"send:{secs}")
+        sent = json.loads(await control.recv())
+        result["sent"] = sent["sent"]
+        result["us_per_sent_message"] = sent["cpu"] / sent["sent"] * 1e6
+        await asyncio.sleep(0.2)
+        result["client_received"] = received[0]
+        for reader in readers:
+            reader.cancel()
     for conn in [*conns, control]:
         await conn.close()
-    messages = after["n"] - before["n"]
-    return {"messages": messages, "us_per_message": (after["cpu"] - before["cpu"]) / messages * 1e6}
+    return result
 
 
 def measure(stack: str, calls: int, secs: float) -> dict[str, Any]:
@@ -150,7 +256,8 @@ def measure(stack: str, calls: int, secs: float) -> dict[str, Any]:
         pin(0)
         import uvloop
 
-        return uvloop.run(drive(port, calls, secs))
+        uvicorn = stack not in ("websockets", "aiohttp")
+        return uvloop.run(drive(port, calls, secs, uvicorn, stack in SENDING))
     finally:
         server.terminate()
         server.wait(10)
@@ -168,10 +275,13 @@ def main() -> None:
         return
     results: dict[str, Any] = {}
     for stack in STACKS:
-        results[stack] = measure(stack, args.calls, args.secs)
-        print(f"{stack:28s} {results[stack]['us_per_message']:6.1f} us CPU per message", flush=True)
+        result = results[stack] = measure(stack, args.calls, args.secs)
+        line = f"{stack:28s} {result['us_per_message']:6.1f} us CPU per received message"
+        if "us_per_sent_message" in result:
+            line += f", {result['us_per_sent_message']:6.1f} us per sent message"
+        print(line, flush=True)
     report = {
-        "benchmark": "server CPU per received Twilio-sized WebSocket message",
+        "benchmark": "server CPU per received (and sent) Twilio-sized WebSocket message",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "load_average_at_end": os.getloadavg(),
         "calls": args.calls,
