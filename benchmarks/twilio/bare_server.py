@@ -10,24 +10,19 @@ any of CAP's code runs.
 from __future__ import annotations
 
 import asyncio
-import gc
-import resource
 import socket
 import sys
-import time
 
 # At module level: FastAPI reads the handlers' (string) annotations from here.
 from fastapi import FastAPI, WebSocket
 
 from benchmarks.twilio.common import (
     CONTROL_PATH,
-    FRAME,
     MEDIA_PATH,
     READY,
-    Json,
-    lateness_in,
+    measure_window,
     pin,
-    runqueue_wait,
+    step_report,
 )
 from benchmarks.twilio.server import ArrivalLog
 
@@ -35,7 +30,6 @@ from benchmarks.twilio.server import ArrivalLog
 def build(calls: int, freeze: bool) -> ArrivalLog:
     api = FastAPI()
     log = ArrivalLog(api)
-    window: Json = {}
 
     @api.websocket(MEDIA_PATH)
     async def media(ws: WebSocket) -> None:
@@ -43,33 +37,17 @@ def build(calls: int, freeze: bool) -> ArrivalLog:
         while (await ws.receive())["type"] != "websocket.disconnect":
             pass
 
-    async def measure(start: float, end: float) -> None:
-        if freeze:
-            gc.collect()
-            gc.freeze()
-        await asyncio.sleep(max(0.0, start - time.monotonic()))
-        cpu0, wait0 = time.process_time(), runqueue_wait()
-        await asyncio.sleep(max(0.0, end - time.monotonic()))
-        window["cpu_secs"] = time.process_time() - cpu0
-        window["runqueue_wait_ms"] = round((runqueue_wait() - wait0) * 1000, 1)
-
     @api.websocket(CONTROL_PATH)
     async def control(ws: WebSocket) -> None:
         await ws.accept()
         order = await ws.receive_json()
-        measured = asyncio.create_task(measure(order["start"], order["end"]))
+        measured = asyncio.create_task(measure_window(order["start"], order["end"], freeze))
         done = await ws.receive_json()
-        await measured
-        late_in = [x for t in log.arrivals for x in lateness_in(t, done["start"], done["end"])]
-        await ws.send_json({
-            **window,
-            "late_out_ticks": 0, "skipped_ticks": 0, "max_out_lateness_ms": None,
-            "late_in_messages": sum(1 for x in late_in if x > FRAME),
-            "max_in_lateness_ms": round(max(late_in, default=0.0) * 1000, 1),
-            "turns": 0, "vad_stops": 0, "p50_added_ms": None, "p95_added_ms": None,
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "bad_messages": 0, "streams": calls, "gc_frozen": freeze,
-        })  # fmt: skip
+        window = await measured
+        report = step_report(
+            window, log.arrivals, done["start"], done["end"], streams=calls, gc_frozen=freeze
+        )
+        await ws.send_json(report)
         await ws.close()
 
     return log

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
 import hashlib
 import hmac
 import os
+import resource
+import time
+from collections.abc import Iterable
 from typing import Any
 
 FRAME = 0.02
@@ -22,6 +27,8 @@ MEDIA_PATH = "/media"
 CONTROL_PATH = "/bench"
 READY = "BENCH-SERVER-READY "
 RESULT = "TWILIO-BENCH "
+
+Json = dict[str, Any]
 
 
 def twilio_signature(url: str) -> str:
@@ -68,9 +75,15 @@ def added_latencies(
 ) -> list[float]:
     """Per answered turn: first agent audio at the caller - VAD stop - provider time.
 
-    ``stops`` are (stream SID, end-of-speech decision time) from the server,
-    ``reply_starts`` the caller's first-audio times per stream SID; both on
-    the machine's monotonic clock.
+    ``stops`` are (stream SID, the moment the server decided the speech had
+    ended), ``reply_starts`` the caller's receive times of each reply's first
+    ``media`` message, per stream SID; both on the machine's monotonic clock
+    (server and caller are two processes on one machine). What is left after
+    the fixed 450 ms of fake providers is the server's own time from decision
+    to reply plus one localhost WebSocket hop: as the voice bench's added
+    latency, plus the hop. The audio's way in before the decision (decode,
+    resampling, reframing) is not in it: ``codec_us_per_frame`` reports the
+    frames the inbound path holds back.
     """
     added: list[float] = []
     for sid, stop in stops:
@@ -82,4 +95,81 @@ def added_latencies(
     return added
 
 
-Json = dict[str, Any]
+def cap_vad_stops(turns: Iterable[Any]) -> list[tuple[str, float]]:
+    """(stream SID, decision time) of CAP's uninterrupted turns (``VoiceRuntime.recent_turns``).
+
+    A turn's ``vad_end_confirmed`` mark is the timestamp of the frame that
+    completed the stop window, and a Twilio frame is dated from its message's
+    arrival back by one frame: the mark is the frame's first sample, the
+    decision came 20 ms later, when the message holding its last sample
+    arrived. Counting from the mark put those 20 ms into the added latency.
+    The mark is on the event loop's clock: uvloop's ``time()`` is the monotonic
+    clock truncated to whole milliseconds, so a decision time here is 0-1 ms
+    early (0.5 ms on average), which the figure counts.
+    """
+    stops: list[tuple[str, float]] = []
+    for record in turns:
+        mark = record.metrics.marks.get("vad_end_confirmed")
+        if mark is not None and "interrupted" not in record.metrics.marks:
+            stops.append((record.session_id.removeprefix("twilio-"), mark + FRAME))
+    return stops
+
+
+async def measure_window(start: float, end: float, freeze: bool) -> Json:
+    """CPU and run-queue wait over [start, end) on the monotonic clock.
+
+    With ``freeze`` the start-up objects (and the open calls) leave the GC's
+    full passes first, as ``cap serve`` does after start-up.
+    """
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    cpu0, wait0 = time.process_time(), runqueue_wait()
+    await asyncio.sleep(max(0.0, end - time.monotonic()))
+    return {
+        "cpu_secs": time.process_time() - cpu0,
+        # Time runnable but waiting for the CPU (other processes): lateness not ours.
+        "runqueue_wait_ms": round((runqueue_wait() - wait0) * 1000, 1),
+    }
+
+
+def step_report(
+    window: Json,
+    arrivals: list[list[float]],
+    start: float,
+    end: float,
+    *,
+    streams: int,
+    gc_frozen: bool,
+    stops: list[tuple[str, float]] | None = None,
+    reply_starts: dict[str, list[float]] | None = None,
+    bad_messages: int = 0,
+) -> Json:
+    """One server's figures for a step, the same keys whichever server measured them.
+
+    ``window`` holds ``cpu_secs`` and ``runqueue_wait_ms`` (``measure_window``)
+    and, from a server with a playout clock, its outgoing-tick figures
+    (``late_out_ticks``, ``max_out_lateness_ms``, ``skipped_ticks``); without
+    one they are 0 / None. ``arrivals`` are the media messages' arrival times
+    per connection (``lateness_in``); ``stops`` the VAD decisions, as
+    ``added_latencies`` takes them (None: a server that answers nothing).
+    """
+    late_in = [x for times in arrivals for x in lateness_in(times, start, end)]
+    added = added_latencies(stops or [], reply_starts or {}, start, end)
+    return {
+        "late_out_ticks": 0,
+        "max_out_lateness_ms": None,
+        "skipped_ticks": 0,
+        **window,
+        "late_in_messages": sum(1 for x in late_in if x > FRAME),
+        "max_in_lateness_ms": round(max(late_in, default=0.0) * 1000, 1),
+        "turns": len(added),
+        "vad_stops": len(stops or []),
+        "p50_added_ms": percentile_ms(added, 0.5) if added else None,
+        "p95_added_ms": percentile_ms(added, 0.95) if added else None,
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "bad_messages": bad_messages,
+        "streams": streams,
+        "gc_frozen": gc_frozen,
+    }

@@ -15,10 +15,8 @@ playout clock, so no outgoing-tick lateness.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
-import resource
 import socket
 import sys
 import time
@@ -34,12 +32,9 @@ from benchmarks.twilio.common import (
     IDEAL,
     MEDIA_PATH,
     READY,
-    Json,
-    added_latencies,
-    lateness_in,
-    percentile_ms,
+    measure_window,
     pin,
-    runqueue_wait,
+    step_report,
 )
 from benchmarks.twilio.server import ArrivalLog
 
@@ -96,18 +91,6 @@ def build(calls: int, freeze: bool) -> ArrivalLog:
             for i in range(0, len(self.audio), chunk):
                 await self.push_frame(TTSAudioRawFrame(self.audio[i : i + chunk], RATE, 1))
 
-    window: Json = {}
-
-    async def measure(start: float, end: float) -> None:
-        if freeze:
-            gc.collect()
-            gc.freeze()
-        await asyncio.sleep(max(0.0, start - time.monotonic()))
-        cpu0, wait0 = time.process_time(), runqueue_wait()
-        await asyncio.sleep(max(0.0, end - time.monotonic()))
-        window["cpu_secs"] = time.process_time() - cpu0
-        window["runqueue_wait_ms"] = round((runqueue_wait() - wait0) * 1000, 1)
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         yield
@@ -148,24 +131,14 @@ def build(calls: int, freeze: bool) -> ArrivalLog:
     async def control(ws: WebSocket) -> None:
         await ws.accept()
         order = await ws.receive_json()
-        measured = asyncio.create_task(measure(order["start"], order["end"]))
+        measured = asyncio.create_task(measure_window(order["start"], order["end"], freeze))
         done = await ws.receive_json()
-        await measured
-        s, e = done["start"], done["end"]
-        late_in = [x for times in log.arrivals for x in lateness_in(times, s, e)]
-        added = added_latencies(stops, done["reply_starts"], s, e)
-        await ws.send_json({
-            **window,
-            "late_out_ticks": 0, "skipped_ticks": 0, "max_out_lateness_ms": None,
-            "late_in_messages": sum(1 for x in late_in if x > FRAME),
-            "max_in_lateness_ms": round(max(late_in, default=0.0) * 1000, 1),
-            "turns": len(added),
-            "vad_stops": len(stops),
-            "p50_added_ms": percentile_ms(added, 0.5),
-            "p95_added_ms": percentile_ms(added, 0.95) if added else None,
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "bad_messages": 0, "streams": calls, "gc_frozen": freeze,
-        })  # fmt: skip
+        window = await measured
+        report = step_report(
+            window, log.arrivals, done["start"], done["end"], streams=calls, gc_frozen=freeze,
+            stops=stops, reply_starts=done["reply_starts"],
+        )  # fmt: skip
+        await ws.send_json(report)
         await ws.close()
 
     return log
