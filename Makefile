@@ -21,8 +21,10 @@ lint:
 typecheck:
 	mypy
 
+# Every benchmark in benchmarks/README.md, in sequence (hours); e.g. BENCH_ARGS=--quick,
+# BENCH_ARGS='--only media_micro twilio'. Results go to benchmarks/results/.
 bench:
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 serve:
 	cap serve
