@@ -8,6 +8,11 @@ time (espeak-ng speech, then silence, in a cycle). What comes back is played
 at real-time rate: ``media`` fills a playback buffer, a ``mark`` is echoed
 once the audio before it has played, ``clear`` drops the buffer and echoes
 every pending mark at once, as Twilio does.
+
+A reply's start (``reply_starts``, what the added latency ends on) is when
+its first ``media`` message was read here, not when it would play: the 20 ms
+playback tick paces only the mark echoes (the server's view of what the
+caller has heard), never the latency figure.
 """
 
 from __future__ import annotations
