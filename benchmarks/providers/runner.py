@@ -203,15 +203,27 @@ async def bench(runs: int, latency: float) -> dict[str, Any]:
                 log(f"{stage}/{mode} switch")
 
         out["voice_to_voice"] = {}
+        # Every adapter is on one of these paths; a stack's nominal server time is
+        # one latency per HTTP request (Deepgram's socket pays its own at connect).
+        dg_in, ob_in = dg.hold(LISTEN), ob.hold(TRANSCRIBE)
         stacks = {
             "deepgram>openai>elevenlabs": VoiceToVoice(
-                stt_d, llm_o, tts_e, (dg.hold(LISTEN), oa.hold(CHAT), el.hold(EL_HTTP))
+                stt_d, llm_o, tts_e, (dg_in, oa.hold(CHAT), el.hold(EL_HTTP))
             ),
             "openai-stt>anthropic>deepgram-tts": VoiceToVoice(
-                stt_o, llm_a, tts_d, (ob.hold(TRANSCRIBE), an.hold(MESSAGES), dg.hold(SPEAK))
+                stt_o, llm_a, tts_d, (ob_in, an.hold(MESSAGES), dg.hold(SPEAK))
+            ),
+            "deepgram>anthropic>openai-tts": VoiceToVoice(
+                stt_d, llm_a, tts_o, (dg_in, an.hold(MESSAGES), ob.hold(OA_SPEECH))
+            ),
+            "deepgram>openai>elevenlabs-ws": VoiceToVoice(
+                stt_d, llm_o, tts_ew, (dg_in, oa.hold(CHAT), el.hold(EL_WS))
+            ),
+            "deepgram>openai>deepgram-ws": VoiceToVoice(
+                stt_d, llm_o, tts_dw, (dg_in, oa.hold(CHAT), dg.hold(SPEAK))
             ),
         }
-        hops = {"deepgram>openai>elevenlabs": 2, "openai-stt>anthropic>deepgram-tts": 3}
+        hops = {name: 3 if name.startswith("openai-stt") else 2 for name in stacks}
         for name, v2v in stacks.items():
             turns = await measure(v2v, runs)
             await v2v.close()
