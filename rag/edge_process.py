@@ -11,7 +11,8 @@ awaits a thread that does the round trip, so an optimise in the child costs the
 server nothing.
 
 One call at a time: the child owns one shard and its calls queue behind each
-other, so a search waits for the call in flight. qdrant-edge-py holds the GIL in
+other, a search ahead of queued writes (rag/priority_worker.py), so a search waits
+for the call in flight only. qdrant-edge-py holds the GIL in
 every call (optimise, upsert and query alike), so a second thread in the child
 could not search beside a write either. Measured (benchmarks/rag/process.py, 100k
 points, 40k written 1000 per call, shared machine at load 11): searches waited
@@ -41,15 +42,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
 from rag.embeddings.base import Vector
 from rag.errors import InvalidScope, StoreError, StoreTimeout
+from rag.priority_worker import PriorityWorker
 from rag.store import ChunkRecord, Scope, ScoredChunk, collection_name, require_org
 
+#: Worker priorities: searches, then every other call in order, then closing.
+_SEARCH_FIRST, _IN_ORDER, _LAST = 0, 1, 2
 #: Calls that only read the shard (the short timeout applies).
 _READS = frozenset({"search", "count", "scroll_chunks", "info", "ensure_collection", "fault"})
 
@@ -93,8 +96,9 @@ class ProcessEdgeStore:
         self._dim = dim
         self._options: dict[str, Any] = {"prefix": prefix, **options}
         self.collection = collection_name(prefix, model_id, dim)
-        # One thread does every round trip: calls queue here, one in flight per pipe.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="edge-proc")
+        # One thread does every round trip: calls queue here, one in flight per pipe;
+        # a search goes ahead of queued writes (it waits for the call in flight only).
+        self._worker = PriorityWorker("edge-proc")
         self._proc: subprocess.Popen[bytes] | None = None
         self._send: Connection | None = None
         self._recv: Connection | None = None
@@ -214,8 +218,12 @@ class ProcessEdgeStore:
     async def _call(self, op: str, *args: Any) -> Any:
         if self._closed:
             raise StoreError("edge store is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call_sync, op, args)
+        priority = _SEARCH_FIRST if op == "search" else _IN_ORDER
+        try:
+            future = self._worker.submit(priority, self._call_sync, op, args)
+        except RuntimeError:
+            raise StoreError("edge store is closed") from None
+        return await asyncio.wrap_future(future)
 
     async def arm_fault(self, action: str, op: str, nth: int = 1) -> None:
         """Fault knob (tests, drills): make the child `"hang"` or `"exit"` on its `nth`
@@ -279,9 +287,8 @@ class ProcessEdgeStore:
         """Flush and close the shard, stop the child and reap it. Idempotent."""
         if self._closed:
             return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_sync)
-        self._executor.shutdown(wait=True)
+        await asyncio.wrap_future(self._worker.submit(_LAST, self._close_sync))
+        await asyncio.to_thread(self._worker.shutdown)
 
     def _close_sync(self) -> None:
         with self._guard:

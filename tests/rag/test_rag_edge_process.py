@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Awaitable
 from pathlib import Path
 
 import numpy as np
@@ -151,5 +152,38 @@ async def test_errors_come_back_typed_and_leave_the_child_serving(tmp_path: Path
         pid = store.pid
         assert await store.count("o") == 3
         assert store.pid == pid  # same child throughout
+    finally:
+        await store.aclose()
+
+
+async def test_a_search_goes_ahead_of_queued_writes(tmp_path: Path) -> None:
+    store = ProcessEdgeStore(tmp_path, "m", 64, optimize_every=10**9)
+    try:
+        base = records("o", "kb", unit(50, 64, seed=7))
+        await store.upsert(base)
+        done: list[str] = []
+
+        async def track(name: str, call: Awaitable[object]) -> None:
+            await call
+            done.append(name)
+
+        sent = store.sent_calls
+        big = asyncio.create_task(
+            track("big write", store.upsert(records("o", "kb", unit(20_000, 64, seed=8))))
+        )
+        for _ in range(1000):
+            if store.sent_calls != sent:
+                break  # the big write is in flight in the child
+            await asyncio.sleep(0.005)
+        search = store.search(Scope("o", ("kb",)), base[3].vector, 1)
+        queued = [
+            asyncio.create_task(track("write 1", store.upsert(records("o", "k1", unit(5, 64, 9))))),
+            asyncio.create_task(track("write 2", store.upsert(records("o", "k2", unit(5, 64, 9))))),
+            asyncio.create_task(track("search", search)),
+        ]
+        await asyncio.gather(big, *queued)
+        # One call in flight at a time; the search waited for it, not for the queued writes.
+        assert done == ["big write", "search", "write 1", "write 2"]
+        assert await store.count("o") == 50 + 20_000 + 10
     finally:
         await store.aclose()
