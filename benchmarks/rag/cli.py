@@ -88,9 +88,19 @@ async def main() -> None:
         result["process_store"] = await bench_process_store(size, args.queries, args.added)
         result["search_during_optimise"] = [
             await bench_optimise_wait(
-                size, args.added * 2, optimize_every=every, max_segment_points=seg
+                size,
+                args.added * 2,
+                optimize_every=every,
+                max_segment_points=segment,
+                batch_points=points,
+                writers=writers,
             )
-            for every, seg in ((20_000, 20_000), (5_000, 20_000), (5_000, 5_000))
+            for every, segment, points, writers in (
+                (20_000, 20_000, 1000, 1),
+                (20_000, 20_000, 32, 2),  # the service's shape: 32 chunks a call, 2 workers
+                (5_000, 20_000, 1000, 1),
+                (5_000, 5_000, 1000, 1),
+            )
         ]
         out.write_text(json.dumps(result, indent=2) + "\n")  # noqa: ASYNC240
         print(f"\nwrote {args.out}")

@@ -122,6 +122,8 @@ async def bench_optimise_wait(
     optimize_every: int = 20_000,
     max_segment_points: int = 20_000,
     search_every_ms: float = 20.0,
+    batch_points: int = 1000,
+    writers: int = 1,
 ) -> dict[str, Any]:
     """How long a search waits behind the child's writes and optimisations.
 
@@ -129,8 +131,10 @@ async def bench_optimise_wait(
     (10 kbs, 384-d uniform); then `added` more are upserted 1000 per call (an
     automatic optimise runs inside the upsert that crosses `optimize_every`) and
     one `optimize` settles them, while a search in one kb starts every
-    `search_every_ms`. Each search's latency is its whole wait: the child answers one
-    call at a time, and an optimise holds its GIL.
+    `search_every_ms`. `batch_points` per upsert and `writers` concurrent writers:
+    the service writes 32 chunks per call, with 2 ingestion workers. Each search's
+    latency is its whole wait: the child answers one call at a time (a search goes
+    ahead of queued writes), and an optimise holds its GIL.
     """
     dim = 384
     rng = np.random.default_rng(11)
@@ -176,9 +180,12 @@ async def bench_optimise_wait(
                 t0 = time.perf_counter()
                 await store.search(scope, query, 5)
                 idle.append((time.perf_counter() - t0) * 1000)
-            batches = [
-                batch(min(1000, added - start), size + start) for start in range(0, added, 1000)
-            ]
+            batches = iter(
+                [
+                    batch(min(batch_points, added - start), size + start)
+                    for start in range(0, added, batch_points)
+                ]
+            )
             waits: list[float] = []
             calls: list[tuple[str, float]] = []
             writing = True
@@ -192,10 +199,14 @@ async def bench_optimise_wait(
 
             task = asyncio.create_task(searcher())
             t_all = time.perf_counter()
-            for records in batches:
-                t0 = time.perf_counter()
-                await store.upsert(records)
-                calls.append(("upsert", (time.perf_counter() - t0) * 1000))
+
+            async def writer() -> None:
+                for records in batches:  # shared: each batch goes to one writer
+                    t0 = time.perf_counter()
+                    await store.upsert(records)
+                    calls.append(("upsert", (time.perf_counter() - t0) * 1000))
+
+            await asyncio.gather(*(writer() for _ in range(writers)))
             t0 = time.perf_counter()
             await store.optimize()
             calls.append(("optimize", (time.perf_counter() - t0) * 1000))
@@ -211,6 +222,8 @@ async def bench_optimise_wait(
         "added_points": added,
         "optimize_every": optimize_every,
         "max_segment_points": max_segment_points,
+        "points_per_upsert": batch_points,
+        "writers": writers,
         "segments_after": info["segments"],
         "write_and_optimize_s": round(write_s, 2),
         "longest_upsert_ms": round(longest_upsert, 1),
