@@ -82,16 +82,16 @@ class OpenAILLM(CloudAdapter):
         # History and tools go in ``extra_body`` (the SDK's documented pass-through),
         # not as typed params: the SDK walks typed params against its TypedDicts,
         # which cost ~0.5 ms per message here (10 ms for a 20-message history).
+        # The optional fields go the same way: each typed param costs a walk.
         wire: dict[str, Any] = {"messages": to_openai_messages(messages)}
         if tools:
             wire["tools"] = [to_openai_tool(t) for t in tools]
-        extra: dict[str, Any] = {}
         if self.include_usage:
-            extra["stream_options"] = {"include_usage": True}
+            wire["stream_options"] = {"include_usage": True}
         if self.temperature is not None:
-            extra["temperature"] = self.temperature
+            wire["temperature"] = self.temperature
         if self.max_tokens is not None:
-            extra["max_completion_tokens"] = self.max_tokens
+            wire["max_completion_tokens"] = self.max_tokens
         fragments: dict[int, _ToolFragments] = {}
         usage: LLMUsage | None = None
         try:
@@ -100,7 +100,6 @@ class OpenAILLM(CloudAdapter):
                 messages=[],
                 stream=True,
                 extra_body=wire,
-                **extra,
             ) as response:
                 decoder = SSEDecoder()
                 done = False

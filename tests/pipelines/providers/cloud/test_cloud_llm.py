@@ -83,6 +83,26 @@ async def test_openai_streams_text_then_usage(
     assert (metrics.prompt_tokens, metrics.completion_tokens) == (usage.prompt_tokens, 8)
 
 
+async def test_openai_sends_its_options_and_omits_unset_ones(openai_fake: OpenAIFake) -> None:
+    url = f"{openai_fake.http_url}/v1"
+    tuned = OpenAILLM(
+        api_key=API_KEY, base_url=url, temperature=0.2, max_tokens=64, include_usage=False
+    )
+    plain = OpenAILLM(api_key=API_KEY, base_url=url)
+    try:
+        await collect(tuned)
+        body = openai_fake.requests[-1].body
+        assert (body["temperature"], body["max_completion_tokens"]) == (0.2, 64)
+        assert "stream_options" not in body and body["model"] == "gpt-4o-mini"
+        await collect(plain)
+        body = openai_fake.requests[-1].body
+        assert not {"temperature", "max_completion_tokens"} & body.keys()
+        assert body["messages"][-1] == {"role": "user", "content": "Thanks. And tomorrow?"}
+    finally:
+        await tuned.aclose()
+        await plain.aclose()
+
+
 async def test_openai_sends_tool_history_in_its_wire_shape(
     openai_llm: OpenAILLM, openai_fake: OpenAIFake
 ) -> None:
