@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from media.codecs.g711 import alaw_decode_samples, alaw_encode, ulaw_decode_samples, ulaw_encode
+from media.codecs.g711 import (
+    alaw_decode,
+    alaw_decode_samples,
+    alaw_encode,
+    ulaw_decode,
+    ulaw_decode_samples,
+    ulaw_encode,
+)
 from media.frames import PIPELINE_RATE, Reframer
 from media.resample import StreamResampler
 
@@ -21,16 +28,34 @@ class BadAudio(ValueError):
 
 
 class InboundAudio:
-    """Peer audio (any chunking) in, whole pipeline frames out."""
+    """Peer audio (any chunking) in, whole 20 ms PCM16 frames at ``output_rate`` out.
 
-    def __init__(self, encoding: Encoding = "pcm16", sample_rate: int = PIPELINE_RATE) -> None:
+    ``output_rate`` is the pipeline rate unless the session takes the peer's
+    own rate (``VoiceSession.set_input_rate``): then G.711 is only decoded.
+    """
+
+    def __init__(
+        self,
+        encoding: Encoding = "pcm16",
+        sample_rate: int = PIPELINE_RATE,
+        *,
+        output_rate: int = PIPELINE_RATE,
+    ) -> None:
         self.encoding = encoding
         self.sample_rate = sample_rate
-        self._resampler = StreamResampler(sample_rate, PIPELINE_RATE)
-        self._reframer = Reframer(PIPELINE_RATE)
+        self.output_rate = output_rate
+        self._resampler = StreamResampler(sample_rate, output_rate)
+        self._reframer = Reframer(output_rate)
+        self._frame_size = self._reframer.frame_size
+        self._decode_only = self._resampler.passthrough and encoding != "pcm16"
         self._odd_byte = b""
 
     def push(self, data: bytes) -> list[bytes]:
+        if self._decode_only:
+            pcm = ulaw_decode(data) if self.encoding == "mulaw" else alaw_decode(data)
+            if len(pcm) == self._frame_size and not self._reframer.pending_bytes:
+                return [pcm]  # a whole frame per message, as Twilio sends
+            return self._reframer.push(pcm)
         if self.encoding == "mulaw":
             # Decoded straight to floats: the resampler's working format.
             pcm = self._resampler.process_samples(ulaw_decode_samples(data))

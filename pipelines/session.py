@@ -21,7 +21,11 @@ from media.clock import PlayoutClock
 from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
 from media.playout import PlayoutBuffer
 from media.resample import StreamResampler
-from media.vad.base import DeferredVoiceActivityDetector, VoiceActivityDetector
+from media.vad.base import (
+    DeferredVoiceActivityDetector,
+    RetunableDetector,
+    VoiceActivityDetector,
+)
 from media.vad.detector import SpeechDetector, SpeechEvent
 from pipelines.config import ConversationConfig
 from pipelines.events import (
@@ -36,6 +40,7 @@ from pipelines.events import (
     UserSpeechEnded,
     UserSpeechStarted,
 )
+from pipelines.input_rate import ToPipelineRate
 from pipelines.knowledge import Retriever
 from pipelines.providers.base import ChatMessage, LLMProvider, STTProvider, STTStream, TTSProvider
 from pipelines.reply import ReplyRun
@@ -93,7 +98,14 @@ class VoiceSession:
         # Audio held back before speech is confirmed, as (pcm, timestamp): tuples
         # of bytes and floats leave the collector's tracking, AudioFrames would
         # not, and hundreds of sessions churn these every frame.
-        self._preroll: deque[tuple[bytes, float]] = deque(maxlen=round(preroll * 1000 / FRAME_MS))
+        self._preroll_frames = round(preroll * 1000 / FRAME_MS)
+        self._preroll: deque[tuple[bytes, float]] = deque(maxlen=self._preroll_frames)
+        # Frames held since the pre-roll was last flushed: more than it holds means a gap.
+        self._held = 0
+        # Inbound audio rate (``set_input_rate``) and the conversions it needs.
+        self._input_rate = PIPELINE_RATE
+        self._to_pipeline: ToPipelineRate | None = None  # every frame, before the VAD
+        self._stt_input: ToPipelineRate | None = None  # only the audio STT consumes
         self._playout = PlayoutBuffer(PIPELINE_RATE, FRAME_MS)
         self._tts_resampler = StreamResampler(tts.sample_rate, PIPELINE_RATE)
         self.history: list[ChatMessage] = []
@@ -164,34 +176,79 @@ class VoiceSession:
 
     # ------------------------------------------------------------ inbound (sync)
 
+    def set_input_rate(self, sample_rate: int) -> None:
+        """Audio will arrive at ``sample_rate`` (a phone line's 8 kHz); call before any.
+
+        A VAD that can run at that rate (``RetunableDetector``: webrtcvad) then
+        scores the frames as they come, and only what speech-to-text consumes
+        (the pre-roll and the speech) is resampled to the pipeline rate. Any
+        other VAD (Silero) gets every frame resampled first.
+        """
+        if sample_rate == self._input_rate:
+            return
+        if self._input_rate != PIPELINE_RATE or sample_rate <= 0:
+            raise ValueError("the input rate is set once, to a positive rate")
+        vad = self._detector.vad
+        native = vad.at_rate(sample_rate) if isinstance(vad, RetunableDetector) else None
+        if self._deferred is None and native is not None:
+            self._detector = SpeechDetector(native, self.config.vad)
+            self._stt_input = ToPipelineRate(sample_rate)
+            # One frame more: the oldest only primes the resampler after a gap.
+            self._preroll = deque(maxlen=self._preroll_frames + 1)
+        else:
+            self._to_pipeline = ToPipelineRate(sample_rate)
+        self._input_rate = sample_rate
+
     def push_audio(self, frame: AudioFrame) -> None:
-        """One 20 ms PCM16 frame at the pipeline rate, stamped with its arrival time."""
+        """One 20 ms PCM16 frame at the input rate, stamped with its arrival time.
+
+        The input rate is the pipeline rate unless ``set_input_rate`` said otherwise.
+        """
         if self._closed:
             return
-        if frame.sample_rate != PIPELINE_RATE:
+        if frame.sample_rate != self._input_rate:
             self.bad_frames += 1
             return
-        stream = self._stt_stream
+        if self._to_pipeline is not None:
+            for converted in self._to_pipeline.convert(frame):
+                self._listen(converted)
+            return
+        self._listen(frame)
+
+    def _listen(self, frame: AudioFrame) -> None:
         if self._deferred is not None:
             self._deferred.push(frame)
             if not self._detector.speaking:
-                self._preroll.append((frame.pcm, frame.timestamp))
-            elif stream:
-                stream.push_frame(frame)
+                self._hold(frame)
+            elif self._stt_stream:
+                self._stt_stream.push_frame(frame)
             return
         event = self._detector.process(frame)
         if event is not None and event.kind == "start":
             self._on_speech_start(event)
             self._flush_preroll()
-            if stream:
-                stream.push_frame(frame)
+            self._to_stt(frame)
         elif self._detector.speaking or (event is not None and event.kind == "end"):
-            if stream:
-                stream.push_frame(frame)
+            self._to_stt(frame)
         else:
-            self._preroll.append((frame.pcm, frame.timestamp))
+            self._hold(frame)
         if event is not None and event.kind == "end":
             self._on_speech_end(event)
+
+    def _hold(self, frame: AudioFrame) -> None:
+        """Keep a frame in the pre-roll until speech is confirmed (or it ages out)."""
+        self._preroll.append((frame.pcm, frame.timestamp))
+        self._held += 1
+
+    def _to_stt(self, frame: AudioFrame) -> None:
+        stream = self._stt_stream
+        if stream is None:
+            return
+        if self._stt_input is None:
+            stream.push_frame(frame)
+            return
+        for converted in self._stt_input.convert(frame):
+            stream.push_frame(converted)
 
     def _on_vad_score(self, timestamp: float, duration: float, probability: float) -> None:
         """A deferred detector's result for one window of this session's audio."""
@@ -208,11 +265,19 @@ class VoiceSession:
 
     def _flush_preroll(self) -> None:
         """Speech confirmed: the audio held back since before it began goes to STT."""
-        stream = self._stt_stream
-        if stream:
-            for pcm, timestamp in self._preroll:
-                stream.push_frame(AudioFrame(pcm, PIPELINE_RATE, timestamp))
-        self._preroll.clear()
+        held = self._preroll
+        converter = self._stt_input
+        if converter is not None and self._held > len(held):
+            # Frames aged out since STT last had audio: the resampler starts
+            # over, its history primed by the oldest frame kept for that.
+            converter.restart()
+            converter.prime(held.popleft()[0])
+        # Held frames are at the input rate only when the VAD runs at it.
+        rate = self._input_rate if converter is not None else PIPELINE_RATE
+        for pcm, timestamp in held:
+            self._to_stt(AudioFrame(pcm, rate, timestamp))
+        held.clear()
+        self._held = 0
 
     def push_text(self, text: str) -> None:
         """Typed user input in the same session: interrupts, then answers it."""

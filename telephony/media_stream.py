@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
-from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
+from media.frames import FRAME_MS, AudioFrame
 from media.transcode import InboundAudio, OutboundAudio
 from pipelines.events import AgentAudioDone, AgentInterrupted, ErrorEvent, SessionEvent
 from pipelines.session import VoiceSession
@@ -114,7 +114,8 @@ class TwilioMediaStream:
         self.session: VoiceSession | None = None
         self.session_id: str | None = None
         self.tracker = PlaybackTracker(mark_every_frames)
-        self.inbound = InboundAudio("mulaw", TWILIO_RATE)
+        # Frames stay at 8 kHz: the session resamples only what STT consumes.
+        self.inbound = InboundAudio("mulaw", TWILIO_RATE, output_rate=TWILIO_RATE)
         self.outbound = OutboundAudio("mulaw", TWILIO_RATE)
         self._budget = BadInputBudget(self.limits.max_bad_messages, self.limits.bad_window_secs)
         self._messages_before_start = 0
@@ -234,6 +235,7 @@ class TwilioMediaStream:
             on_audio=self._on_agent_audio,
             playback_lag=lambda: self.tracker.lag,
         )
+        self.session.set_input_rate(TWILIO_RATE)
         metrics.STREAMS_ACTIVE.inc()
         log.info("twilio stream %s started: call %s, agent %s",
                  identity.stream_sid, identity.call_sid, identity.agent_id)  # fmt: skip
@@ -272,7 +274,7 @@ class TwilioMediaStream:
         now = self._now()
         count = len(frames)
         for index, pcm in enumerate(frames):
-            session.push_audio(AudioFrame(pcm, PIPELINE_RATE, now - (count - index) * FRAME_SECS))
+            session.push_audio(AudioFrame(pcm, TWILIO_RATE, now - (count - index) * FRAME_SECS))
 
     def _on_mark(self, message: Mark) -> None:
         if not self._check_sid(message.streamSid):

@@ -135,9 +135,22 @@ def ulaw_encode(pcm: bytes) -> bytes:
     return _encode(pcm, ULAW_ENCODE_TABLE)
 
 
+def _byte_tables(table: npt.NDArray[np.int16]) -> tuple[bytes, bytes]:
+    """``bytes.translate`` tables: each code's decoded sample, low byte and high byte."""
+    pairs = table.astype("<i2").view(np.uint8).reshape(256, 2)
+    return pairs[:, 0].tobytes(), pairs[:, 1].tobytes()
+
+
+_ULAW_LOW, _ULAW_HIGH = _byte_tables(ULAW_DECODE_TABLE)
+
+
 def ulaw_decode(data: bytes) -> bytes:
     """Mu-law bytes to PCM16 little-endian mono."""
-    return _decode(data, ULAW_DECODE_TABLE)
+    # Two byte-to-byte translations interleaved: cheaper than a numpy lookup for 20 ms.
+    out = bytearray(2 * len(data))
+    out[0::2] = data.translate(_ULAW_LOW)
+    out[1::2] = data.translate(_ULAW_HIGH)
+    return bytes(out)
 
 
 def alaw_encode(pcm: bytes) -> bytes:

@@ -29,6 +29,19 @@ class VoiceActivityDetector(Protocol):
 
 
 @runtime_checkable
+class RetunableDetector(Protocol):
+    """A detector that can also run at another sample rate (webrtcvad: 8, 16, 32, 48 kHz).
+
+    A session fed at a telephone line's 8 kHz asks for one at that rate and so
+    scores the line's own samples instead of resampling every frame first.
+    """
+
+    def at_rate(self, sample_rate: int) -> VoiceActivityDetector | None:
+        """A fresh detector with the same settings at ``sample_rate``; None if unsupported."""
+        ...
+
+
+@runtime_checkable
 class DeferredVoiceActivityDetector(Protocol):
     """A detector that scores audio elsewhere (a worker thread) and reports later.
 

@@ -36,6 +36,12 @@ class WebRtcVad:
             )
         return 1.0 if self._vad.is_speech(pcm, self.sample_rate) else 0.0
 
+    def at_rate(self, sample_rate: int) -> WebRtcVad | None:
+        """The same aggressiveness at another rate (``RetunableDetector``)."""
+        if sample_rate not in SUPPORTED_RATES:
+            return None
+        return WebRtcVad(self.aggressiveness, sample_rate)
+
     def reset(self) -> None:
         # The C state carries a noise estimate across frames; a new Vad starts clean.
         self._vad = webrtcvad.Vad(self.aggressiveness)

@@ -82,3 +82,21 @@ def test_outbound_frame_is_one_twilio_message_from_the_first() -> None:
     ideal = tone(8000, 0.4).astype(float)[: len(out) - delay]
     body = slice(200, -200)
     assert np.abs(out[delay:][body] - ideal[body]).max() < 8000 * 0.05  # mu-law's own step
+
+
+@pytest.mark.parametrize("chunk", [160, 80, 239])
+def test_inbound_at_the_line_rate_only_decodes(chunk: int) -> None:
+    """``output_rate`` 8 kHz (a session taking the line's rate): 20 ms frames of the
+    decoded G.711, whatever the chunking, one per 160-byte message at once."""
+    audio = ulaw_encode(tone(8000, 0.5).tobytes())
+    inbound = InboundAudio("mulaw", 8000, output_rate=8000)
+    frames: list[bytes] = []
+    for start in range(0, len(audio), chunk):
+        out = inbound.push(audio[start : start + chunk])
+        if chunk == 160:
+            assert len(out) == 1
+        frames += out
+    assert all(len(f) == 320 for f in frames)
+    decoded = ulaw_decode(audio)
+    assert b"".join(frames) == decoded[: len(frames) * 320]
+    assert len(frames) == len(audio) // 160

@@ -8,6 +8,7 @@ import soxr
 
 from media.errors import InvalidAudioError
 from media.vad import VoiceActivityDetector
+from media.vad.base import RetunableDetector
 from media.vad.silero import SileroBatch, SileroVad, model_path
 from media.vad.webrtc import WebRtcVad
 
@@ -67,6 +68,19 @@ def test_webrtc_reset_gives_a_fresh_detector(speech_pcm: bytes) -> None:
     first = [vad.speech_probability(f) for f in frames(speech_pcm)]
     vad.reset()
     assert [vad.speech_probability(f) for f in frames(speech_pcm)] == first
+
+
+def test_webrtc_at_another_rate_keeps_its_settings_and_hears_8k_speech(
+    speech_pcm: bytes,
+) -> None:
+    vad = WebRtcVad(3)
+    line = vad.at_rate(8000)
+    assert isinstance(vad, RetunableDetector)
+    assert line is not None and (line.sample_rate, line.aggressiveness) == (8000, 3)
+    assert vad.at_rate(22050) is None
+    narrow = soxr.resample(np.frombuffer(speech_pcm, np.int16), 16000, 8000).astype(np.int16)
+    probs = [line.speech_probability(f) for f in frames(narrow.tobytes(), 320)]
+    assert sum(probs) / len(probs) > 0.6
 
 
 # --- Silero, one stream ---------------------------------------------------------
