@@ -15,10 +15,10 @@ other, a search ahead of queued writes (rag/priority_worker.py), so a search wai
 for the call in flight only. qdrant-edge-py holds the GIL in
 every call (optimise, upsert and query alike), so a second thread in the child
 could not search beside a write either. Measured (benchmarks/rag/process.py, 100k
-points, 40k written 1000 per call, shared machine at load 11): searches waited
-p50 193 ms, p95 437 ms, at worst 3.4 s behind the automatic int8 optimise. The
-loop keeps turning meanwhile and retrieval's per-turn budget
-(pipelines/knowledge.py) skips the late result.
+points, 40k more written 32 per call by 2 writers, shared machine at load ~5):
+searches took p50 9 ms, p95 23 ms, p99 45 ms, and 3.3 s at worst, behind the
+automatic int8 optimise. The loop keeps turning meanwhile and retrieval's per-turn
+budget (pipelines/knowledge.py) skips the late result.
 
 Failures: every call has a deadline (reads 10 s, writes 60 s, `optimize` 30 min,
 a start 10 min, by default). A child that stays silent past it is killed and the
