@@ -8,6 +8,9 @@ on CPU 0 sends them at Twilio's pace over ``--calls`` connections. The figure
 is the server's ``process_time`` divided by the messages it read: what one
 inbound media message costs before any application code runs.
 
+``floor`` is no stack: an ``asyncio.Protocol`` that does the handshake with
+websockets' ``ServerProtocol``, then only counts the bytes it receives (the
+event loop, the socket reads and the kernel: what no stack can go below).
 ``cap`` is ``cap serve``'s stack (``telephony.wire.MediaWebSocketProtocol``):
 uvicorn's sans-I/O protocol with the socket taken over after the handshake,
 messages handed to a sink from ``data_received``.
@@ -31,12 +34,19 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from benchmarks.twilio.common import FRAME, SLOTS, pin
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = ("cap", "uvicorn:websockets-sansio", "uvicorn:websockets", "websockets", "aiohttp")
+STACKS = (
+    "floor",
+    "cap",
+    "uvicorn:websockets-sansio",
+    "uvicorn:websockets",
+    "websockets",
+    "aiohttp",
+)
 SENDING = ("cap", "uvicorn:websockets-sansio")
 MESSAGE = (
     '{"event":"media","sequenceNumber":"5","media":{"track":"inbound","chunk":"4",'
@@ -178,6 +188,42 @@ async def _aiohttp(sock: socket.socket, counter: Counter) -> None:
     await asyncio.Future()
 
 
+async def _floor(sock: socket.socket, counter: Counter) -> None:
+    from websockets.frames import Frame
+    from websockets.http11 import Request
+    from websockets.server import ServerProtocol
+
+    frame_bytes = 2 + 2 + 4 + len(MESSAGE)  # a masked client frame with a 16-bit length
+    received = [0]
+
+    class Floor(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.conn = ServerProtocol(max_size=None)
+            self.transport: asyncio.Transport | None = None
+            self.counting = False
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast(asyncio.Transport, transport)
+
+        def data_received(self, data: bytes) -> None:
+            if self.counting:
+                received[0] += len(data)
+                return
+            assert self.transport is not None
+            self.conn.receive_data(data)
+            for event in self.conn.events_received():
+                if isinstance(event, Request):
+                    self.conn.send_response(self.conn.accept(event))
+                    self.counting = event.path == "/"  # the control socket keeps parsing
+                elif isinstance(event, Frame) and event.data == b"cpu":
+                    counter["n"] = received[0] // frame_bytes
+                    self.conn.send_text(_report(counter).encode())
+            self.transport.write(b"".join(self.conn.data_to_send()))
+
+    server = await asyncio.get_running_loop().create_server(Floor, sock=sock)
+    await server.serve_forever()
+
+
 def serve(stack: str, cpu: int) -> None:
     pin(cpu)
     import uvloop
@@ -189,6 +235,7 @@ def serve(stack: str, cpu: int) -> None:
     servers: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
         "websockets": lambda: _websockets(sock, counter),
         "aiohttp": lambda: _aiohttp(sock, counter),
+        "floor": lambda: _floor(sock, counter),
     }
     run = servers.get(stack) or (lambda: _uvicorn(sock, stack.rsplit(":", maxsplit=1)[-1], counter))
     print(sock.getsockname()[1], flush=True)
@@ -199,8 +246,9 @@ async def drive(port: int, calls: int, secs: float, uvicorn: bool, sending: bool
     from websockets.asyncio.client import connect
 
     url = f"ws://127.0.0.1:{port}/"
-    conns = [await connect(url, compression=None, ping_interval=None) for _ in range(calls)]
-    control = await connect(url + ("ctl" if uvicorn else ""), compression=None, ping_interval=None)
+    options: dict[str, Any] = {"compression": None, "ping_interval": None, "close_timeout": 1}
+    conns = [await connect(url, **options) for _ in range(calls)]
+    control = await connect(url + ("ctl" if uvicorn else ""), **options)
 
     async def cpu() -> dict[str, float]:
         await control.send("cpu")
@@ -239,8 +287,8 @@ async def drive(port: int, calls: int, secs: float, uvicorn: bool, sending: bool
         result["client_received"] = received[0]
         for reader in readers:
             reader.cancel()
-    for conn in [*conns, control]:
-        await conn.close()
+    # At once: the floor never answers a close frame (each waits for close_timeout).
+    await asyncio.gather(*(conn.close() for conn in [*conns, control]))
     return result
 
 
@@ -256,7 +304,7 @@ def measure(stack: str, calls: int, secs: float) -> dict[str, Any]:
         pin(0)
         import uvloop
 
-        uvicorn = stack not in ("websockets", "aiohttp")
+        uvicorn = stack not in ("websockets", "aiohttp")  # the control socket on /ctl
         return uvloop.run(drive(port, calls, secs, uvicorn, stack in SENDING))
     finally:
         server.terminate()
