@@ -15,8 +15,6 @@ back: CPU, outgoing-tick and incoming-message lateness, end-of-speech times.
 from __future__ import annotations
 
 import asyncio
-import gc
-import resource
 import socket
 import sys
 import time
@@ -40,11 +38,10 @@ from benchmarks.twilio.common import (
     STT,
     TTS_FIRST,
     Json,
-    added_latencies,
-    lateness_in,
-    percentile_ms,
+    cap_vad_stops,
+    measure_window,
     pin,
-    runqueue_wait,
+    step_report,
 )
 
 Scope = MutableMapping[str, Any]
@@ -180,49 +177,33 @@ class Bench:
     async def measure(self, start: float, end: float) -> None:
         """CPU and tick lateness over [start, end) on the monotonic clock."""
         loop = asyncio.get_running_loop()
-        if self.freeze:
-            # As ``cap serve`` does after start-up; here the calls are open too.
-            gc.collect()
-            gc.freeze()
         clock = self.runtime.clock
         clock.register(lambda when: self.out_late.append(loop.time() - when))
         await asyncio.sleep(max(0.0, start - time.monotonic()))
         self.out_late.clear()
-        skipped0, cpu0, wait0 = clock.skipped_ticks, time.process_time(), runqueue_wait()
-        await asyncio.sleep(max(0.0, end - time.monotonic()))
-        cpu, waited = time.process_time() - cpu0, runqueue_wait() - wait0
+        skipped0 = clock.skipped_ticks
+        # With freeze, as ``cap serve`` does after start-up; here the calls are open too.
+        window = await measure_window(time.monotonic(), end, self.freeze)
         self.window = {
-            "cpu_secs": cpu,
+            **window,
             "late_out_ticks": sum(1 for x in self.out_late if x > FRAME),
             "max_out_lateness_ms": round(max(self.out_late, default=0.0) * 1000, 1),
             "skipped_ticks": clock.skipped_ticks - skipped0,
-            # Time runnable but waiting for the CPU (other processes): lateness not ours.
-            "runqueue_wait_ms": round(waited * 1000, 1),
         }
 
     def report(self, start: float, end: float, reply_starts: dict[str, list[float]]) -> Json:
         assert self.log is not None
-        late_in = [x for times in self.log.arrivals for x in lateness_in(times, start, end)]
-        stops: list[tuple[str, float]] = []
-        for record in self.runtime.recent_turns:
-            stop = record.metrics.marks.get("vad_end_confirmed")
-            if stop is not None and "interrupted" not in record.metrics.marks:
-                stops.append((record.session_id.removeprefix("twilio-"), stop))
-        added = added_latencies(stops, reply_starts, start, end)
-        bad = sum(sum(s.bad_messages.values()) for s in self.telephony.streams.values())
-        return {
-            **self.window,
-            "late_in_messages": sum(1 for x in late_in if x > FRAME),
-            "max_in_lateness_ms": round(max(late_in, default=0.0) * 1000, 1),
-            "turns": len(added),
-            "vad_stops": len(stops),
-            "p50_added_ms": percentile_ms(added, 0.5),
-            "p95_added_ms": percentile_ms(added, 0.95) if added else None,
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "bad_messages": bad,
-            "streams": len(self.telephony.streams),
-            "gc_frozen": self.freeze,
-        }
+        return step_report(
+            self.window,
+            self.log.arrivals,
+            start,
+            end,
+            streams=len(self.telephony.streams),
+            gc_frozen=self.freeze,
+            stops=cap_vad_stops(self.runtime.recent_turns),
+            reply_starts=reply_starts,
+            bad_messages=sum(sum(s.bad_messages.values()) for s in self.telephony.streams.values()),
+        )
 
 
 def main(argv: list[str]) -> None:

@@ -304,3 +304,30 @@ async def test_an_error_inside_the_stream_ends_only_that_call_with_1011(
     call.on_text(media())  # must not raise into the socket's data_received
     assert await call.finished() == (1011, "internal error")
     await call.stream.aclose()
+
+
+def test_every_uvicorn_hook_the_wire_protocol_overrides_exists_upstream() -> None:
+    """An uvicorn upgrade that renames one would silently bypass the take-over."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    from telephony.wire import MediaWebSocketProtocol
+
+    overridden = [
+        name
+        for name, value in vars(MediaWebSocketProtocol).items()
+        if callable(value) and not name.startswith("_") and name not in vars(object)
+    ]
+    own = {"take_over", "send_text", "pause_reading", "resume_reading", "abort"}
+    hooks = sorted(set(overridden) - own)
+    assert hooks == [
+        "connection_lost",
+        "handle_close",
+        "handle_connect",
+        "handle_events",
+        "handle_parser_exception",
+        "resume_writing",
+    ]
+    assert all(callable(getattr(WebSocketsSansIOProtocol, name, None)) for name in hooks)
+    probe = WebSocketsSansIOProtocol.__init__.__code__.co_names
+    for attribute in ("queue", "read_paused", "writable", "conn", "close_sent", "disconnected"):
+        assert attribute in probe, attribute
