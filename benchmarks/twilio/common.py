@@ -115,6 +115,51 @@ def cap_vad_stops(turns: Iterable[Any]) -> list[tuple[str, float]]:
     return stops
 
 
+# CAP's turn marks from the VAD decision to the first frame out, with the fakes'
+# nominal time between each pair; the last gap, to the caller's read, is the hop.
+_STAGES = (
+    ("decision_to_stt_final_minus_150", "decision", "stt_final", STT),
+    ("stt_final_to_llm_request", "stt_final", "llm_request", 0.0),
+    ("llm_request_to_first_token_minus_200", "llm_request", "llm_first_token", LLM_FIRST),
+    ("first_token_to_tts_audio_minus_100", "llm_first_token", "tts_first_audio", TTS_FIRST),
+    ("tts_audio_to_first_frame_out", "tts_first_audio", "first_audio_out", 0.0),
+    ("first_frame_out_to_caller_read", "first_audio_out", "caller_read", 0.0),
+)
+
+
+def cap_stage_gaps(
+    turns: Iterable[Any], reply_starts: dict[str, list[float]], start: float, end: float
+) -> Json:
+    """Where CAP's added latency goes: median and max (ms) of each stage over the window.
+
+    From the turns' marks (``VoiceRuntime.recent_turns``), each minus its fake's
+    nominal time: a provider stage's remainder is mostly its ``asyncio.sleep``
+    overshooting (uvloop arms timers in whole milliseconds). The marks are on
+    the loop's millisecond clock, so each gap is +-1 ms; the last one crosses
+    to the caller's clock (the WebSocket hop, plus up to 1 ms of truncation).
+    """
+    gaps: dict[str, list[float]] = {name: [] for name, *_ in _STAGES}
+    for record in turns:
+        marks = dict(record.metrics.marks)
+        if "interrupted" in marks or "vad_end_confirmed" not in marks:
+            continue
+        marks["decision"] = marks["vad_end_confirmed"] + FRAME
+        if not start <= marks["decision"] < end:
+            continue
+        sid = record.session_id.removeprefix("twilio-")
+        read = next((t for t in reply_starts.get(sid, []) if t >= marks["decision"]), None)
+        if read is not None:
+            marks["caller_read"] = read
+        for name, first, then, nominal in _STAGES:
+            if first in marks and then in marks:
+                gaps[name].append(marks[then] - marks[first] - nominal)
+    return {
+        name: {"median_ms": percentile_ms(values, 0.5), "max_ms": percentile_ms(values, 1.0)}
+        for name, values in gaps.items()
+        if values
+    }
+
+
 async def measure_window(start: float, end: float, freeze: bool) -> Json:
     """CPU and run-queue wait over [start, end) on the monotonic clock.
 
