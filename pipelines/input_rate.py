@@ -30,11 +30,16 @@ class ToPipelineRate:
         self.in_rate = in_rate
         self._resampler = StreamResampler(in_rate, PIPELINE_RATE)
         self._reframer = Reframer(PIPELINE_RATE)
+        self._frame_size = self._reframer.frame_size
 
     def convert(self, frame: AudioFrame) -> list[AudioFrame]:
         """The pipeline frames completed by ``frame``; the last one ends where it ends."""
-        chunks = self._reframer.push(self._resampler.process(frame.pcm))
+        pcm = self._resampler.process(frame.pcm)
         end = frame.timestamp + frame.duration
+        if len(pcm) == self._frame_size and not self._reframer.pending_bytes:
+            # Aligned (a primed restart, steady 20 ms in): one whole frame out.
+            return [AudioFrame(pcm, PIPELINE_RATE, end - FRAME_SECS)]
+        chunks = self._reframer.push(pcm)
         count = len(chunks)
         return [
             AudioFrame(pcm, PIPELINE_RATE, end - (count - index) * FRAME_SECS)

@@ -4,8 +4,10 @@
 
 One ``TwilioMediaStream`` with a real voice session (webrtcvad, the turn
 engine, fake providers) receives the same JSON text a socket would hand it:
-validation, base64, mu-law decode, 8 -> 16 kHz resampling, reframing, the VAD
-and the session's pre-roll. The caller is quiet line noise, so no turn starts.
+validation, base64, mu-law decode, webrtcvad on the line's 8 kHz samples and
+the session's pre-roll. Two callers: quiet line noise (no turn starts: nothing
+is resampled) and a voiced signal the VAD takes for speech (every frame also
+resampled to 16 kHz for STT, the cost while the caller talks).
 Alongside, the outbound conversion of one 20 ms agent frame (16 -> 8 kHz,
 mu-law, base64, template JSON). Each figure is the best of ``--rounds`` rounds
 of ``time.process_time``: on a shared machine the minimum is the least
@@ -16,10 +18,12 @@ disturbed one. The WebSocket stack's own cost per message is apart
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import base64
 import binascii
 import json
+import math
 import os
 import random
 import time
@@ -56,7 +60,24 @@ def _media(payload: bytes) -> str:
                                  "payload": base64.b64encode(payload).decode()}})  # fmt: skip
 
 
-async def inbound_us(messages: int, rounds: int) -> dict[str, Any]:
+def _texts(speaking: bool) -> list[str]:
+    """50 media messages (1 s) of line noise, or of a voiced signal."""
+    rnd = random.Random(1)
+    if not speaking:
+        quiet = (0xFD, 0xFE, 0xFF, 0x7E, 0x7F)  # mu-law codes around zero: line noise
+        return [_media(bytes(rnd.choice(quiet) for _ in range(160))) for _ in range(50)]
+    from media.codecs.g711 import ulaw_encode
+
+    samples = []
+    for n in range(160 * 50):  # a 220 Hz buzz, amplitude-modulated, with noise
+        t = n / 8000
+        envelope = 1 + 0.5 * math.sin(2 * math.pi * 3 * t)
+        samples.append(round(8000 * math.sin(2 * math.pi * 220 * t) * envelope + rnd.gauss(0, 500)))
+    line = ulaw_encode(array.array("h", samples).tobytes())
+    return [_media(line[160 * i : 160 * (i + 1)]) for i in range(50)]
+
+
+async def inbound_us(messages: int, rounds: int, *, speaking: bool = False) -> dict[str, Any]:
     from benchmarks.twilio.server import Bench
     from telephony.admission import StreamAdmission
     from telephony.media_stream import TwilioMediaStream
@@ -74,18 +95,18 @@ async def inbound_us(messages: int, rounds: int) -> dict[str, Any]:
                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
                                        "channels": 1}}}  # fmt: skip
     await stream.receive_text(json.dumps(start))
-    rnd = random.Random(1)
-    quiet = (0xFD, 0xFE, 0xFF, 0x7E, 0x7F)  # mu-law codes around zero: line noise
-    texts = [_media(bytes(rnd.choice(quiet) for _ in range(160))) for _ in range(50)]
-    for text in texts:  # warm up: resampler history, its block matrix
+    texts = _texts(speaking)
+    receive = stream.receive_streaming  # what the socket layer calls once streaming
+    # Warm up (resampler history, its block matrix): a second of quiet, then the caller.
+    for text in _texts(False) + texts:
         clock.now += 0.02
-        await stream.receive_text(text)
+        receive(text)
     best = float("inf")
     for _ in range(rounds):
         t0 = time.process_time()
         for i in range(messages):
             clock.now += 0.02
-            await stream.receive_text(texts[i % 50])
+            receive(texts[i % 50])
         best = min(best, time.process_time() - t0)
     assert stream.session is not None
     speaking = stream.session._detector.speaking
@@ -120,6 +141,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/twilio_edge.json")
     args = parser.parse_args()
     inbound = asyncio.run(inbound_us(args.messages, args.rounds))
+    speaking = asyncio.run(inbound_us(args.messages, args.rounds, speaking=True))
     out_us = outbound_us(args.messages, args.rounds)
     result = {
         "benchmark": "CPU per Twilio media message inside CAP (no socket), best of rounds",
@@ -130,6 +152,10 @@ def main() -> None:
         "inbound": inbound,
         "inbound_ms_per_call_second": round(
             inbound["us_per_message"] * MESSAGES_PER_CALL_SECOND / 1000, 3
+        ),
+        "inbound_speaking": speaking,
+        "inbound_speaking_ms_per_call_second": round(
+            speaking["us_per_message"] * MESSAGES_PER_CALL_SECOND / 1000, 3
         ),
         "outbound_us_per_frame": out_us,
         "outbound_ms_per_speaking_second": round(out_us * MESSAGES_PER_CALL_SECOND / 1000, 3),
