@@ -7,20 +7,29 @@ out, with resampler state kept per stream so frame edges never click.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from media.codecs.g711 import (
     alaw_decode,
     alaw_decode_samples,
     alaw_encode,
+    alaw_encode_samples,
     ulaw_decode,
     ulaw_decode_samples,
     ulaw_encode,
+    ulaw_encode_samples,
 )
+from media.errors import InvalidAudioError
 from media.frames import PIPELINE_RATE, Reframer
+from media.polyphase import PolyphaseResampler
 from media.resample import StreamResampler
 
 Encoding = Literal["pcm16", "mulaw", "alaw"]
+Floats = npt.NDArray[np.float32]
 
 
 class BadAudio(ValueError):
@@ -82,8 +91,20 @@ class OutboundAudio:
         self.encoding = encoding
         self.sample_rate = sample_rate
         self._resampler = StreamResampler(PIPELINE_RATE, sample_rate)
+        # G.711 through the polyphase filter: its float output is encoded
+        # directly (same codes as via PCM16, without the round trip).
+        self._g711_direct: tuple[PolyphaseResampler, Callable[[Floats], bytes]] | None = None
+        if encoding != "pcm16" and self._resampler.engine == "polyphase":
+            encode = ulaw_encode_samples if encoding == "mulaw" else alaw_encode_samples
+            self._g711_direct = (PolyphaseResampler(PIPELINE_RATE, sample_rate), encode)
 
     def convert(self, pcm: bytes) -> bytes:
+        direct = self._g711_direct
+        if direct is not None:
+            if len(pcm) % 2:
+                raise InvalidAudioError("PCM16 audio must hold a whole number of samples")
+            out_samples = direct[0].process(np.frombuffer(pcm, dtype="<i2").astype(np.float32))
+            return direct[1](out_samples) if out_samples.size else b""
         out = self._resampler.process(pcm)
         if self.encoding == "mulaw":
             return ulaw_encode(out)
@@ -94,3 +115,5 @@ class OutboundAudio:
     def reset(self) -> None:
         """After a barge-in flush: drop the resampler's tail of the cut audio."""
         self._resampler.reset()
+        if self._g711_direct is not None:
+            self._g711_direct[0].reset()

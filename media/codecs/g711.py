@@ -130,6 +130,31 @@ def alaw_decode_samples(data: bytes) -> npt.NDArray[np.float32]:
     return ALAW_DECODE_FLOAT.take(np.frombuffer(data, dtype=np.uint8))
 
 
+_MAX16, _MIN16 = np.float32(32767), np.float32(-32768)
+
+
+def _encode_samples(x: npt.NDArray[np.float32], table: npt.NDArray[np.uint8]) -> bytes:
+    # Saturate and round as PCM16 would be (same codes as encoding the rounded
+    # PCM16), then index the table by the sample's bits: no PCM16 bytes between.
+    np.minimum(x, _MAX16, out=x)
+    np.maximum(x, _MIN16, out=x)
+    np.rint(x, out=x)
+    return table.take(x.astype(np.int16).view(np.uint16)).tobytes()
+
+
+def ulaw_encode_samples(x: npt.NDArray[np.float32]) -> bytes:
+    """Float32 samples at PCM16 scale (e.g. a resampler's output) to mu-law.
+
+    ``x`` is overwritten (clipped and rounded in place): pass an array you own.
+    """
+    return _encode_samples(x, ULAW_ENCODE_TABLE)
+
+
+def alaw_encode_samples(x: npt.NDArray[np.float32]) -> bytes:
+    """As ``ulaw_encode_samples``, to A-law."""
+    return _encode_samples(x, ALAW_ENCODE_TABLE)
+
+
 def ulaw_encode(pcm: bytes) -> bytes:
     """PCM16 little-endian mono to mu-law bytes, one byte per sample."""
     return _encode(pcm, ULAW_ENCODE_TABLE)

@@ -13,7 +13,7 @@ import pytest
 from media.codecs.g711 import ulaw_decode, ulaw_encode
 from media.frames import PIPELINE_RATE, Reframer, frame_bytes
 from media.resample import StreamResampler
-from media.transcode import InboundAudio, OutboundAudio
+from media.transcode import Encoding, InboundAudio, OutboundAudio
 
 FRAME = frame_bytes(PIPELINE_RATE)  # 640 bytes: 20 ms at 16 kHz
 
@@ -100,3 +100,22 @@ def test_inbound_at_the_line_rate_only_decodes(chunk: int) -> None:
     decoded = ulaw_decode(audio)
     assert b"".join(frames) == decoded[: len(frames) * 320]
     assert len(frames) == len(audio) // 160
+
+
+@pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
+def test_outbound_g711_is_the_resampled_pcm16_encoded(encoding: Encoding) -> None:
+    """Encoding the filter's float output directly gives exactly the codes of the
+    PCM16 route, loud (saturating) frames and a reset included."""
+    from media.codecs.g711 import alaw_encode
+
+    encode = ulaw_encode if encoding == "mulaw" else alaw_encode
+    outbound = OutboundAudio(encoding, 8000)
+    reference = StreamResampler(PIPELINE_RATE, 8000)
+    rng = np.random.default_rng(7)
+    for k in range(60):
+        if k == 40:
+            outbound.reset()
+            reference.reset()
+        loud = 40000 if k % 3 == 0 else 9000
+        pcm = rng.normal(0, loud, 320).clip(-32768, 32767).astype("<i2").tobytes()
+        assert outbound.convert(pcm) == encode(reference.process(pcm))
