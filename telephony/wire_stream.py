@@ -128,6 +128,9 @@ class WireCall:
             self.stream.receive_binary(data)
         except StreamClosed as closed:
             self._finish(closed.code, closed.reason)
+        except Exception:
+            log.exception("twilio stream: failed on a binary message")
+            self._finish(CLOSE_INTERNAL_ERROR, "internal error")
 
     def on_closed(self, code: int) -> None:
         self._finish(code, "peer_closed")
