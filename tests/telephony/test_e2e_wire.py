@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, WebSocket
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from control_plane.voice.runtime import VoiceRuntime
 from telephony import metrics
@@ -232,3 +233,38 @@ async def test_a_slow_peer_pauses_the_transport_audio_is_dropped_control_is_not(
             assert control_seen == list(range(controls))
             assert audio_seen == sorted(audio_seen) and len(set(audio_seen)) == expected
             assert recorder.resumed > 0 and outbox.held == 0 and wire.can_write
+
+
+async def test_other_sockets_on_the_same_server_are_plain_asgi() -> None:
+    """The voice socket and the rest are not taken over: uvicorn's protocol as it is."""
+    app = FastAPI()
+
+    @app.websocket("/echo")
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        assert wire_socket(ws.scope) is not None  # available, but this endpoint does not use it
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") == "bye":
+                await ws.close(4001, "done")
+                return
+            if message.get("text") is not None:
+                await ws.send_text(message["text"].upper())
+            else:
+                await ws.send_bytes(message["bytes"][::-1])
+
+    async with live_server(app) as base:
+        url = base.replace("http", "ws") + "/echo"
+        async with connect(url) as client:
+            await client.send("hello")
+            assert await client.recv() == "HELLO"
+            await client.send(b"\x01\x02")
+            assert await client.recv() == b"\x02\x01"
+            await client.send(["frag", "mented"])
+            assert await client.recv() == "FRAGMENTED"
+            await client.send("bye")
+            with pytest.raises(ConnectionClosed):
+                await client.recv()
+            assert client.close_code == 4001 and client.close_reason == "done"
