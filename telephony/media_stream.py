@@ -167,7 +167,9 @@ class TwilioMediaStream:
         if self.state is StreamState.AWAITING_START:
             raise RuntimeError("receive_streaming before start: use receive_text")
         message = self._parse(text)
-        if message is not None:
+        if type(message) is Media:  # 50 a second: straight there
+            self._on_media(message.streamSid, message.media.track, message.media.payload)
+        elif message is not None:
             self._dispatch(message)
 
     def _parse(self, text: str) -> InboundMessage | None:
@@ -241,14 +243,18 @@ class TwilioMediaStream:
                  identity.stream_sid, identity.call_sid, identity.agent_id)  # fmt: skip
 
     def _check_sid(self, stream_sid: str) -> bool:
-        assert self.identity is not None
+        if self.identity is None:  # stopped before it ever started
+            self.reject("before_start", "the stream never started")
+            return False
         if stream_sid != self.identity.stream_sid:
             self.reject("wrong_stream_sid", f"streamSid {stream_sid!r} is not this stream's")
             return False
         return True
 
     def _on_media(self, stream_sid: str, track: str, payload: str) -> None:
-        if not self._check_sid(stream_sid):
+        identity = self.identity
+        if identity is None or stream_sid != identity.stream_sid:
+            self._check_sid(stream_sid)  # rejects it
             return
         if track != "inbound":
             self.reject("unexpected_track", f"media on track {track!r}")

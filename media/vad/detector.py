@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from media.errors import InvalidAudioError
-from media.frames import AudioFrame
+from media.frames import SAMPLE_WIDTH, AudioFrame
 from media.vad.base import DeferredVoiceActivityDetector, VoiceActivityDetector
 
 # Sums of 20 ms durations are not exact in binary floating point
@@ -81,6 +81,7 @@ class SpeechDetector:
         self._speech_probability: Callable[[bytes], float] | None = getattr(
             vad, "speech_probability", None
         )
+        self._rate = vad.sample_rate
         self.params = params or VadParams()
         self._start_needed = max(self.params.start_secs, self.params.min_speech_secs)
         self._phase = _Phase.QUIET
@@ -96,13 +97,15 @@ class SpeechDetector:
         return self._phase is _Phase.SPEAKING
 
     def process(self, frame: AudioFrame) -> SpeechEvent | None:
-        if frame.sample_rate != self.vad.sample_rate:
-            raise InvalidAudioError(
-                f"frame at {frame.sample_rate} Hz fed to a {self.vad.sample_rate} Hz VAD"
-            )
+        rate = self._rate
+        if frame.sample_rate != rate:
+            raise InvalidAudioError(f"frame at {frame.sample_rate} Hz fed to a {rate} Hz VAD")
         if self._speech_probability is None:
             raise TypeError("a deferred detector scores its own windows: feed them to score()")
-        return self.score(frame.timestamp, frame.duration, self._speech_probability(frame.pcm))
+        pcm = frame.pcm
+        # ``frame.duration`` without its two property calls: this runs per frame.
+        duration = len(pcm) / (SAMPLE_WIDTH * rate)
+        return self.score(frame.timestamp, duration, self._speech_probability(pcm))
 
     def score(self, timestamp: float, duration: float, probability: float) -> SpeechEvent | None:
         """Advance on one scored piece of audio: a frame, or a detector's own window.

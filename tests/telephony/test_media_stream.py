@@ -341,6 +341,17 @@ async def test_occasional_bad_messages_spread_over_time_never_close(runtime: Voi
     await stream.aclose()
 
 
+async def test_messages_after_a_stop_before_start_are_rejected(runtime: VoiceRuntime) -> None:
+    stream, *_ = make_stream(runtime)
+    await stream.receive_text(json.dumps({"event": "stop", "streamSid": STREAM}))
+    assert stream.state is StreamState.STOPPED
+    await stream.receive_text(media())
+    stream.receive_streaming(mark("cap-0"))
+    assert stream.bad_messages == {"before_start": 2}
+    assert stream.media_received == 0 and not runtime.sessions
+    await stream.aclose()
+
+
 async def test_stop_ends_the_stream(runtime: VoiceRuntime) -> None:
     stream, *_ = await started(runtime)
     await stream.receive_text(json.dumps({"event": "stop", "streamSid": STREAM, "stop": {}}))
