@@ -42,9 +42,12 @@ def ms(x: float) -> float:
 
 
 async def measure(run: Runner, runs: int) -> list[Sample]:
+    """``runs`` samples after ``WARMUP`` calls; the heap frozen first, as ``cap serve``
+    does (a full GC pass over the loaded SDKs takes ~0.2-0.3 s on this machine)."""
     for _ in range(WARMUP):
         await run()
     gc.collect()
+    gc.freeze()
     return [await run() for _ in range(runs)]
 
 

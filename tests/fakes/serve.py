@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from contextlib import AsyncExitStack
@@ -30,6 +31,8 @@ async def serve(latency: float) -> None:
         for fake in fakes.values():
             await stack.enter_async_context(fake)
             fake.knobs.latency = latency
+        gc.collect()
+        gc.freeze()  # as cap serve does: no full GC passes over what is loaded
         print(json.dumps({name: fake.port for name, fake in fakes.items()}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
