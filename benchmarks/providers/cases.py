@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -122,6 +121,3 @@ def raw_deepgram(ws_url: str, key: str, stack: AsyncExitStack) -> Call:
         return t0, time.perf_counter(), time.process_time() - c0
 
     return call
-
-
-Closer = Callable[[], Awaitable[None]]

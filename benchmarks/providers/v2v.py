@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from benchmarks.providers.cases import HISTORY, STTCall
-from benchmarks.providers.measure import Hold, Runner, Sample
+from benchmarks.providers.measure import Hold, Sample
 from benchmarks.providers.remote import holds
 from pipelines.providers.base import LLMProvider, TextDelta, TTSProvider
 from pipelines.providers.cloud import DeepgramSTT, OpenAISTT
@@ -54,7 +54,3 @@ class VoiceToVoice:
 
     async def close(self) -> None:
         await self.listen.close()
-
-
-def runner(v2v: VoiceToVoice) -> Runner:
-    return v2v
