@@ -39,6 +39,7 @@ from benchmarks.twilio.common import (
     STT,
     TTS_FIRST,
     Json,
+    cap_stage_gaps,
     cap_vad_stops,
     measure_window,
     pin,
@@ -198,7 +199,7 @@ class Bench:
 
     def report(self, start: float, end: float, reply_starts: dict[str, list[float]]) -> Json:
         assert self.log is not None
-        return step_report(
+        report = step_report(
             self.window,
             self.log.arrivals,
             start,
@@ -209,6 +210,9 @@ class Bench:
             reply_starts=reply_starts,
             bad_messages=sum(sum(s.bad_messages.values()) for s in self.telephony.streams.values()),
         )
+        # Where the added latency goes, stage by stage (each minus its fake's nominal time).
+        report["stages_ms"] = cap_stage_gaps(self.runtime.recent_turns, reply_starts, start, end)
+        return report
 
 
 def main(argv: list[str]) -> None:
