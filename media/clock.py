@@ -1,11 +1,22 @@
 """One pacing clock for every session in the process.
 
 Peers run a sleep loop per session; each loop wakes on its own and accumulates
-its own sleep error. Here a single task ticks every ``frame_ms`` and calls every
-registered callback (typically: pop one frame from a session's playout buffer
-and send it). Deadlines are absolute (``start + n * period``) so error never
-accumulates, and a loop that falls behind skips ahead instead of bursting
-frames at the client.
+its own sleep error. Here a single task paces every registered callback
+(typically: pop one frame from a session's playout buffer and send it), once
+per ``frame_ms`` period each. Deadlines are absolute (``start + n * period``)
+so error never accumulates, and a loop that falls behind skips ahead instead of
+bursting frames at the client.
+
+The period is cut into ``slots`` phases: each callback is assigned one slot at
+``register`` (the least loaded one, or the one asked for) and is called at
+``start + n * period + slot * period / slots``. The clock wakes once per slot
+and calls only that slot's callbacks, so with many sessions the work arrives in
+``slots`` small bursts per period rather than one large one, and a timer or
+socket read that falls due meanwhile waits for one slot's burst, not all of
+them. A callback never changes slot, so it is called exactly once per period
+and each call's time is exactly one period after the previous one (skips
+aside). A user that needs to run at the same phase as another (or alone) can
+ask for a slot; ``slots=1`` is a single burst per period.
 
 Only ``loop.time()`` and ``loop.call_at`` are used, so the clock runs unchanged
 on a virtual-time event loop in tests.
@@ -26,19 +37,41 @@ logger = logging.getLogger(__name__)
 TickCallback = Callable[[float], None]
 
 DEFAULT_CLOSE_TIMEOUT = 1.0
+DEFAULT_SLOTS = 4
 
 
 class PlayoutClock:
-    """Calls every registered callback once per frame period with the tick's scheduled time."""
+    """Calls every registered callback once per frame period, at its slot's phase.
 
-    def __init__(self, frame_ms: int = FRAME_MS, *, close_timeout: float = DEFAULT_CLOSE_TIMEOUT):
+    Counters (``slots=1`` gives exactly the single-burst clock's figures):
+
+    * ``ticks``: periods whose phase 0 (slot 0) ran, whether or not slot 0 has
+      callbacks; ``ticks + skipped_ticks`` is the number of periods elapsed.
+    * ``late_ticks``: skip-ahead events (the loop fell more than a period behind).
+    * ``skipped_ticks``: phase-0 ticks dropped by those skips. A skip drops a
+      contiguous run of slot ticks, so a callback of another slot may miss one
+      call more or fewer than this in a given skip; never a burst of its own.
+    * ``max_lateness``: largest delay, in seconds, between any slot tick's
+      scheduled time and the moment the clock woke for it.
+    """
+
+    def __init__(
+        self,
+        frame_ms: int = FRAME_MS,
+        *,
+        slots: int = DEFAULT_SLOTS,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+    ):
         if frame_ms <= 0:
             raise ValueError("frame_ms must be positive")
+        if slots < 1:
+            raise ValueError("slots must be at least 1")
         self.period = frame_ms / 1000
+        self.slots = slots
         self._close_timeout = close_timeout
-        self._callbacks: dict[int, TickCallback] = {}
-        # Rebuilt only when registration changes, so a tick does not copy the dict.
-        self._snapshot: tuple[TickCallback, ...] = ()
+        self._callbacks: list[dict[int, TickCallback]] = [{} for _ in range(slots)]
+        # Rebuilt only when registration changes, so a tick does not copy a dict.
+        self._snapshots: list[tuple[TickCallback, ...]] = [() for _ in range(slots)]
         self._next_token = 0
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
@@ -47,22 +80,41 @@ class PlayoutClock:
         self.max_lateness = 0.0
         self.callback_errors = 0
 
-    def register(self, callback: TickCallback) -> Callable[[], None]:
-        """Add a callback; returns an idempotent function that removes it."""
+    def register(self, callback: TickCallback, *, slot: int | None = None) -> Callable[[], None]:
+        """Add a callback; returns an idempotent function that removes it.
+
+        Without ``slot`` the callback joins the slot with the fewest callbacks
+        (the lowest such index on a tie). It is first called at its slot's next
+        tick: later in the current period if that phase is still to come.
+        """
+        if slot is None:
+            slot = min(range(self.slots), key=lambda k: len(self._callbacks[k]))
+        elif not 0 <= slot < self.slots:
+            raise ValueError(f"slot must be in [0, {self.slots}), got {slot}")
         token = self._next_token
         self._next_token += 1
-        self._callbacks[token] = callback
-        self._snapshot = tuple(self._callbacks.values())
+        callbacks = self._callbacks[slot]
+        callbacks[token] = callback
+        self._snapshots[slot] = tuple(callbacks.values())
 
         def unregister() -> None:
-            if self._callbacks.pop(token, None) is not None:
-                self._snapshot = tuple(self._callbacks.values())
+            if callbacks.pop(token, None) is not None:
+                self._snapshots[slot] = tuple(callbacks.values())
 
         return unregister
 
     @property
     def callback_count(self) -> int:
-        return len(self._callbacks)
+        return sum(len(c) for c in self._callbacks)
+
+    @property
+    def slot_loads(self) -> tuple[int, ...]:
+        """How many callbacks each slot holds."""
+        return tuple(len(c) for c in self._callbacks)
+
+    def offset(self, slot: int) -> float:
+        """A slot's phase within the period, in seconds."""
+        return slot * self.period / self.slots
 
     @property
     def running(self) -> bool:
@@ -85,10 +137,13 @@ class PlayoutClock:
 
     async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         period = self.period
+        slots = self.slots
+        step = period / slots
         origin = loop.time()
-        n = 1
+        # Slot tick m is slot m % slots of period m // slots, due at origin + m * step.
+        m = slots
         while True:
-            deadline = origin + n * period
+            deadline = origin + m * step
             waiter: asyncio.Future[None] = loop.create_future()
             handle = loop.call_at(deadline, _wake, waiter)
             try:
@@ -97,20 +152,24 @@ class PlayoutClock:
                 handle.cancel()
             lateness = loop.time() - deadline
             self.max_lateness = max(self.max_lateness, lateness)
-            self._tick(deadline)
-            n += 1
-            # Behind by more than a period (after callbacks too): jump to the most
-            # recent due slot rather than replaying every missed one back to back.
-            behind = loop.time() - (origin + n * period)
+            slot = m % slots
+            if slot == 0:
+                self.ticks += 1
+            self._tick(self._snapshots[slot], deadline)
+            m += 1
+            # Behind by more than a period (after callbacks too): drop the slot
+            # ticks due over a period ago; those left (at most one period's, each
+            # callback at most once) run back to back, then the grid resumes.
+            behind = loop.time() - (origin + m * step)
             if behind > period:
-                skip = math.floor(behind / period)
+                skip = math.floor(behind / step) - (slots - 1)
                 self.late_ticks += 1
-                self.skipped_ticks += skip
-                n += skip
+                # Phase-0 ticks among m .. m + skip - 1.
+                self.skipped_ticks += (m + skip - 1) // slots - (m - 1) // slots
+                m += skip
 
-    def _tick(self, when: float) -> None:
-        self.ticks += 1
-        for callback in self._snapshot:
+    def _tick(self, callbacks: tuple[TickCallback, ...], when: float) -> None:
+        for callback in callbacks:
             try:
                 callback(when)
             except Exception:

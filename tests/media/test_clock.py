@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from media.clock import PlayoutClock
+from media.clock import DEFAULT_SLOTS, PlayoutClock
 
 PERIOD = 0.02
 
@@ -121,7 +121,7 @@ def test_small_wakeup_jitter_does_not_accumulate(virtual_loop: VirtualTimeLoop) 
 
 
 def test_falling_behind_skips_ahead_instead_of_bursting(virtual_loop: VirtualTimeLoop) -> None:
-    clock = PlayoutClock()
+    clock = PlayoutClock(slots=1)
     seen: list[float] = []
     stall_once = [True]
 
@@ -267,3 +267,246 @@ async def test_runs_on_a_real_loop_too() -> None:
         steps = (b - a) / PERIOD
         assert steps >= 1 - 1e-6
         assert steps == pytest.approx(round(steps), abs=1e-6)
+
+
+# ---------------------------------------------------------------- phase slots
+
+SLOT = PERIOD / DEFAULT_SLOTS
+
+
+def phases(seen: list[float], origin: float, slot: int) -> list[float]:
+    """Each call's period number, from its scheduled time and the slot's phase."""
+    return [round((w - origin - slot * SLOT) / PERIOD, 6) for w in seen]
+
+
+def test_each_callback_once_per_period_at_its_own_phase(virtual_loop: VirtualTimeLoop) -> None:
+    clock = PlayoutClock()
+    assert clock.slots == DEFAULT_SLOTS == 4
+    seen: list[list[float]] = [[] for _ in range(8)]
+    order: list[tuple[float, int]] = []
+
+    def recorder(i: int) -> Callable[[float], None]:
+        def cb(when: float) -> None:
+            assert virtual_loop.time() == pytest.approx(when, abs=1e-9)  # called on time
+            seen[i].append(when)
+            order.append((when, i))
+
+        return cb
+
+    for i in range(8):
+        clock.register(recorder(i))
+    assert clock.slot_loads == (2, 2, 2, 2)
+
+    async def body() -> None:
+        origin = virtual_loop.time()
+        await run_for(clock, 0.2 + PERIOD - SLOT / 2)
+        for i in range(8):
+            slot = i % 4  # least loaded, lowest index first: 0 1 2 3 0 1 2 3
+            assert phases(seen[i], origin, slot) == list(range(1, 11)), i
+            assert seen[i][0] == pytest.approx(origin + PERIOD + clock.offset(slot), abs=1e-9)
+
+    run(virtual_loop, body)
+    # The work is spread: never more than the slot's two callbacks at one instant.
+    per_instant: dict[float, int] = {}
+    for when, _ in order:
+        per_instant[round(when, 9)] = per_instant.get(round(when, 9), 0) + 1
+    assert set(per_instant.values()) == {2}
+    assert len(per_instant) == 40
+    assert clock.ticks == 10
+    assert clock.late_ticks == clock.skipped_ticks == 0
+    assert clock.max_lateness == pytest.approx(0.0, abs=1e-9)
+
+
+def test_slots_stay_balanced_through_register_and_unregister() -> None:
+    clock = PlayoutClock(slots=4)
+    handles = [clock.register(lambda when: None) for _ in range(10)]
+    assert clock.slot_loads == (3, 3, 2, 2)
+    assert clock.callback_count == 10
+    # Slot 1 held handles 1, 5, 9: empty it, then new callbacks refill it first.
+    for i in (1, 5, 9):
+        handles[i]()
+        handles[i]()  # idempotent: loads do not go negative or shift
+    assert clock.slot_loads == (3, 0, 2, 2)
+    for _ in range(3):
+        clock.register(lambda when: None)
+    assert clock.slot_loads == (3, 3, 2, 2)
+    assert clock.callback_count == 10
+    # An explicit slot is honoured even when it is the busiest.
+    clock.register(lambda when: None, slot=0)
+    assert clock.slot_loads == (4, 3, 2, 2)
+    clock.register(lambda when: None)
+    assert clock.slot_loads == (4, 3, 3, 2)
+    with pytest.raises(ValueError):
+        clock.register(lambda when: None, slot=4)
+    with pytest.raises(ValueError):
+        clock.register(lambda when: None, slot=-1)
+    with pytest.raises(ValueError):
+        PlayoutClock(slots=0)
+
+
+def test_register_and_unregister_during_ticks(virtual_loop: VirtualTimeLoop) -> None:
+    clock = PlayoutClock(slots=4)
+    late: list[float] = []  # registered from slot 0 into slot 2: same period
+    same: list[float] = []  # registered from slot 0 into slot 0: next period
+    victim: list[float] = []  # slot 3, removed by slot 1's callback
+    handles: dict[str, Callable[[], None]] = {}
+    origin = virtual_loop.time()
+
+    def starter(when: float) -> None:
+        if "late" not in handles and when >= origin + 3 * PERIOD - 1e-9:
+            handles["late"] = clock.register(late.append, slot=2)
+            handles["same"] = clock.register(same.append, slot=0)
+
+    def killer(when: float) -> None:
+        if when >= origin + 5 * PERIOD:
+            handles["victim"]()
+
+    clock.register(starter, slot=0)
+    clock.register(killer, slot=1)
+    handles["victim"] = clock.register(victim.append, slot=3)
+
+    async def body() -> None:
+        await run_for(clock, 0.2 + PERIOD - SLOT / 2)
+
+    run(virtual_loop, body)
+    assert phases(late, origin, 2) == list(range(3, 11))
+    assert phases(same, origin, 0) == list(range(4, 11))
+    assert phases(victim, origin, 3) == [1, 2, 3, 4]
+    assert clock.slot_loads == (2, 1, 1, 0)
+
+
+def test_skip_ahead_with_slots_drops_whole_stale_period_and_never_bursts(
+    virtual_loop: VirtualTimeLoop,
+) -> None:
+    clock = PlayoutClock(slots=4)
+    seen: list[list[float]] = [[] for _ in range(4)]
+    called_at: list[list[float]] = [[] for _ in range(4)]
+    stalled = [False]
+
+    def recorder(slot: int) -> Callable[[float], None]:
+        def cb(when: float) -> None:
+            seen[slot].append(when)
+            called_at[slot].append(virtual_loop.time())
+            if slot == 0 and len(seen[0]) == 5 and not stalled[0]:
+                stalled[0] = True
+                virtual_loop.advance(0.105)  # period 5's phase 0 ran at 0.100, now 0.205
+
+        return cb
+
+    for slot in range(4):
+        clock.register(recorder(slot))
+
+    async def body() -> None:
+        origin = virtual_loop.time()
+        await run_for(clock, 0.3 + PERIOD - SLOT / 2)
+        got = [phases(seen[k], origin, k) for k in range(4)]
+        # Slot ticks due more than a period before 0.205 are dropped; the rest
+        # (period 9's slots 2-3, period 10's slots 0-1) run at once, then the grid.
+        assert got[0][:7] == [1, 2, 3, 4, 5, 10, 11]
+        assert got[1][:6] == [1, 2, 3, 4, 10, 11]
+        assert got[2][:7] == [1, 2, 3, 4, 9, 10, 11]
+        assert got[3][:7] == [1, 2, 3, 4, 9, 10, 11]
+        for k in range(4):
+            assert got[k] == sorted(set(got[k])), k  # at most once per period
+            assert got[k][-1] == 15
+            # No call more than a period late, and calls stay in time order.
+            for when, at in zip(seen[k], called_at[k], strict=True):
+                assert at - when < PERIOD
+            assert called_at[k] == sorted(called_at[k])
+
+    run(virtual_loop, body)
+    assert clock.late_ticks == 1
+    assert clock.skipped_ticks == 4  # phase 0 of periods 6-9
+    assert clock.ticks == 15 - 4
+    assert clock.max_lateness == pytest.approx(0.015, abs=1e-9)  # period 9, slot 2
+
+
+def test_raising_callback_in_one_slot_silences_no_slot(
+    virtual_loop: VirtualTimeLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = PlayoutClock(slots=4)
+    good: list[list[float]] = [[] for _ in range(7)]
+
+    def bad(when: float) -> None:
+        raise RuntimeError("session bug")
+
+    clock.register(bad)  # slot 0, first in its tick
+    for i in range(7):
+        clock.register(good[i].append)
+
+    async def body() -> None:
+        with caplog.at_level(logging.ERROR, logger="media.clock"):
+            await run_for(clock, 0.1 + PERIOD - SLOT / 2)
+
+    run(virtual_loop, body)
+    assert [len(g) for g in good] == [5] * 7
+    assert clock.callback_errors == 5
+    assert "callback failed" in caplog.text
+
+
+def test_one_slot_calls_everything_in_one_tick_in_registration_order(
+    virtual_loop: VirtualTimeLoop,
+) -> None:
+    clock = PlayoutClock(slots=1)
+    calls: list[tuple[float, float, int]] = []
+
+    def recorder(i: int) -> Callable[[float], None]:
+        return lambda when: calls.append((when, virtual_loop.time(), i))
+
+    for i in range(5):
+        clock.register(recorder(i))
+    assert clock.slot_loads == (5,)
+
+    async def body() -> None:
+        origin = virtual_loop.time()
+        await run_for(clock, 0.1 + PERIOD / 2)
+        for n in range(5):
+            tick = calls[n * 5 : n * 5 + 5]
+            assert [i for _, _, i in tick] == [0, 1, 2, 3, 4]
+            for when, at, _ in tick:
+                assert when == pytest.approx(origin + (n + 1) * PERIOD, abs=1e-9)
+                assert at == pytest.approx(when, abs=1e-9)
+
+    run(virtual_loop, body)
+    assert len(calls) == 25
+    assert clock.ticks == 5
+
+
+@pytest.mark.parametrize("slots", [1, 4])
+def test_long_stalls_keep_counters_consistent(virtual_loop: VirtualTimeLoop, slots: int) -> None:
+    # Random-ish stalls: every callback stays on its grid, once per period, and
+    # ticks + skipped_ticks is the number of periods elapsed.
+    clock = PlayoutClock(slots=slots)
+    count = 6
+    seen: list[list[float]] = [[] for _ in range(count)]
+    elapsed: list[tuple[int, int]] = []  # (ticks + skipped_ticks, period) at each phase-0 call
+    stalls = itertools.cycle([0.0, 0.003, 0.0, 0.047, 0.0, 0.0, 0.021, 0.0, 0.09, 0.0])
+
+    def recorder(i: int) -> Callable[[float], None]:
+        def cb(when: float) -> None:
+            seen[i].append(when)
+            if i == 0:
+                period = round((when - origin) / PERIOD)
+                elapsed.append((clock.ticks + clock.skipped_ticks, period))
+            virtual_loop.advance(next(stalls))
+
+        return cb
+
+    for i in range(count):
+        clock.register(recorder(i))
+    origin = virtual_loop.time()
+
+    async def body() -> None:
+        await run_for(clock, 2.0 + PERIOD / (2 * slots))
+        step = PERIOD / slots
+        for i in range(count):
+            slot = i % slots
+            got = [(w - origin - slot * step) / PERIOD for w in seen[i]]
+            assert all(g == pytest.approx(round(g), abs=1e-6) for g in got)
+            periods = [round(g) for g in got]
+            assert periods == sorted(set(periods))
+
+    run(virtual_loop, body)
+    assert clock.late_ticks > 0
+    assert len(elapsed) > 10
+    assert all(counted == period for counted, period in elapsed)
