@@ -1,12 +1,10 @@
 """A live conversation: audio and text in, events and paced agent audio out.
 
 The inbound path is synchronous and driven by frame arrival (``push_audio``):
-VAD, the speech-state machine and turn decisions run inline. A deferred
-detector (Silero scored in a worker thread for every session) instead reports
-each scored window back on the loop (``_on_vad_score``), and the speech-state
-machine advances there. Async work exists
-only at provider I/O (STT reader, LLM and TTS in the reply task). Outbound audio
-is paced by the process-wide ``PlayoutClock``.
+the ``InboundListener`` (VAD, pre-roll, input rate) reports speech starts and
+ends, and the turn decisions run inline on them. Async work exists only at
+provider I/O (STT reader, LLM and TTS in the reply task). Outbound audio is
+queued in ``AgentAudio`` and paced by the process-wide ``PlayoutClock``.
 """
 
 from __future__ import annotations
@@ -18,15 +16,13 @@ from collections import deque
 from collections.abc import Callable
 
 from media.clock import PlayoutClock
-from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
-from media.playout import PlayoutBuffer
-from media.resample import StreamResampler
+from media.frames import PIPELINE_RATE, AudioFrame
 from media.vad.base import (
     DeferredVoiceActivityDetector,
-    RetunableDetector,
     VoiceActivityDetector,
 )
 from media.vad.detector import SpeechDetector, SpeechEvent
+from pipelines.agent_audio import AgentAudio
 from pipelines.config import ConversationConfig
 from pipelines.events import (
     AgentAudioDone,
@@ -40,8 +36,8 @@ from pipelines.events import (
     UserSpeechEnded,
     UserSpeechStarted,
 )
-from pipelines.input_rate import ToPipelineRate
 from pipelines.knowledge import Retriever
+from pipelines.listener import InboundListener
 from pipelines.providers.base import ChatMessage, LLMProvider, STTProvider, STTStream, TTSProvider
 from pipelines.reply import ReplyRun
 from pipelines.responder import Responder
@@ -61,9 +57,6 @@ CANCEL_TIMEOUT = 1.0
 # Completed turn timelines kept per session (each one is also emitted as a
 # ``TurnMetrics`` event, which is where metrics sinks take them from).
 KEEP_COMPLETED_TURNS = 20
-# A deferred detector confirms speech a window (plus the hand-off) after the
-# audio that completed it: the pre-roll keeps that much more.
-DEFERRED_PREROLL_EXTRA_SECS = 0.1
 
 
 class VoiceSession:
@@ -89,25 +82,13 @@ class VoiceSession:
         self._on_audio = on_audio
         self._playback_lag = playback_lag
         self._turns = TurnStateMachine()
-        self._detector = SpeechDetector(vad, self.config.vad)
-        self._deferred = vad if isinstance(vad, DeferredVoiceActivityDetector) else None
-        preroll = max(self.config.preroll_secs, self.config.vad.start_secs + 0.1)
-        if self._deferred is not None:
-            preroll += DEFERRED_PREROLL_EXTRA_SECS
-            self._deferred.bind(self._on_vad_score)
-        # Audio held back before speech is confirmed, as (pcm, timestamp): tuples
-        # of bytes and floats leave the collector's tracking, AudioFrames would
-        # not, and hundreds of sessions churn these every frame.
-        self._preroll_frames = round(preroll * 1000 / FRAME_MS)
-        self._preroll: deque[tuple[bytes, float]] = deque(maxlen=self._preroll_frames)
-        # Frames held since the pre-roll was last flushed: more than it holds means a gap.
-        self._held = 0
-        # Inbound audio rate (``set_input_rate``) and the conversions it needs.
-        self._input_rate = PIPELINE_RATE
-        self._to_pipeline: ToPipelineRate | None = None  # every frame, before the VAD
-        self._stt_input: ToPipelineRate | None = None  # only the audio STT consumes
-        self._playout = PlayoutBuffer(PIPELINE_RATE, FRAME_MS)
-        self._tts_resampler = StreamResampler(tts.sample_rate, PIPELINE_RATE)
+        self._listener = InboundListener(
+            vad,
+            self.config,
+            on_speech_start=self._on_speech_start,
+            on_speech_end=self._on_speech_end,
+        )
+        self._agent_audio = AgentAudio(tts.sample_rate)
         self.history: list[ChatMessage] = []
         self.completed: deque[TurnTimeline] = deque(maxlen=KEEP_COMPLETED_TURNS)
         self._responder = Responder(
@@ -127,7 +108,6 @@ class VoiceSession:
         self._final_timer: asyncio.TimerHandle | None = None
         self._reply: ReplyRun | None = None
         self._closed = False
-        self.bad_frames = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -143,6 +123,7 @@ class VoiceSession:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stt_stream = await self._stt.open_stream(language=self.config.language)
+        self._listener.stt_stream = self._stt_stream
         self._spawn(self._read_transcripts(self._stt_stream))
         self._unregister_clock = self._clock.register(self._on_tick)
         if self.config.greeting:
@@ -152,8 +133,7 @@ class VoiceSession:
         if self._closed:
             return
         self._closed = True
-        if self._deferred is not None:
-            self._deferred.close()
+        self._listener.close()
         if self._unregister_clock:
             self._unregister_clock()
         if self._final_timer:
@@ -179,25 +159,9 @@ class VoiceSession:
     def set_input_rate(self, sample_rate: int) -> None:
         """Audio will arrive at ``sample_rate`` (a phone line's 8 kHz); call before any.
 
-        A VAD that can run at that rate (``RetunableDetector``: webrtcvad) then
-        scores the frames as they come, and only what speech-to-text consumes
-        (the pre-roll and the speech) is resampled to the pipeline rate. Any
-        other VAD (Silero) gets every frame resampled first.
+        See ``InboundListener.set_input_rate``.
         """
-        if sample_rate == self._input_rate:
-            return
-        if self._input_rate != PIPELINE_RATE or sample_rate <= 0:
-            raise ValueError("the input rate is set once, to a positive rate")
-        vad = self._detector.vad
-        native = vad.at_rate(sample_rate) if isinstance(vad, RetunableDetector) else None
-        if self._deferred is None and native is not None:
-            self._detector = SpeechDetector(native, self.config.vad)
-            self._stt_input = ToPipelineRate(sample_rate)
-            # One frame more: the oldest only primes the resampler after a gap.
-            self._preroll = deque(maxlen=self._preroll_frames + 1)
-        else:
-            self._to_pipeline = ToPipelineRate(sample_rate)
-        self._input_rate = sample_rate
+        self._listener.set_input_rate(sample_rate)
 
     def push_audio(self, frame: AudioFrame) -> None:
         """One 20 ms PCM16 frame at the input rate, stamped with its arrival time.
@@ -206,78 +170,17 @@ class VoiceSession:
         """
         if self._closed:
             return
-        if frame.sample_rate != self._input_rate:
-            self.bad_frames += 1
-            return
-        if self._to_pipeline is not None:
-            for converted in self._to_pipeline.convert(frame):
-                self._listen(converted)
-            return
-        self._listen(frame)
+        self._listener.push_audio(frame)
 
-    def _listen(self, frame: AudioFrame) -> None:
-        if self._deferred is not None:
-            self._deferred.push(frame)
-            if not self._detector.speaking:
-                self._hold(frame)
-            elif self._stt_stream:
-                self._stt_stream.push_frame(frame)
-            return
-        event = self._detector.process(frame)
-        if event is not None and event.kind == "start":
-            self._on_speech_start(event)
-            self._flush_preroll()
-            self._to_stt(frame)
-        elif self._detector.speaking or (event is not None and event.kind == "end"):
-            self._to_stt(frame)
-        else:
-            self._hold(frame)
-        if event is not None and event.kind == "end":
-            self._on_speech_end(event)
+    @property
+    def bad_frames(self) -> int:
+        """Frames dropped for arriving at a rate other than the input rate."""
+        return self._listener.bad_frames
 
-    def _hold(self, frame: AudioFrame) -> None:
-        """Keep a frame in the pre-roll until speech is confirmed (or it ages out)."""
-        self._preroll.append((frame.pcm, frame.timestamp))
-        self._held += 1
-
-    def _to_stt(self, frame: AudioFrame) -> None:
-        stream = self._stt_stream
-        if stream is None:
-            return
-        if self._stt_input is None:
-            stream.push_frame(frame)
-            return
-        for converted in self._stt_input.convert(frame):
-            stream.push_frame(converted)
-
-    def _on_vad_score(self, timestamp: float, duration: float, probability: float) -> None:
-        """A deferred detector's result for one window of this session's audio."""
-        if self._closed:
-            return
-        event = self._detector.score(timestamp, duration, probability)
-        if event is None:
-            return
-        if event.kind == "start":
-            self._on_speech_start(event)
-            self._flush_preroll()
-        else:
-            self._on_speech_end(event)
-
-    def _flush_preroll(self) -> None:
-        """Speech confirmed: the audio held back since before it began goes to STT."""
-        held = self._preroll
-        converter = self._stt_input
-        if converter is not None and self._held > len(held):
-            # Frames aged out since STT last had audio: the resampler starts
-            # over, its history primed by the oldest frame kept for that.
-            converter.restart()
-            converter.prime(held.popleft()[0])
-        # Held frames are at the input rate only when the VAD runs at it.
-        rate = self._input_rate if converter is not None else PIPELINE_RATE
-        for pcm, timestamp in held:
-            self._to_stt(AudioFrame(pcm, rate, timestamp))
-        held.clear()
-        self._held = 0
+    @property
+    def _detector(self) -> SpeechDetector:
+        # The speech-state machine (a benchmark reads ``speaking`` from it).
+        return self._listener.detector
 
     def push_text(self, text: str) -> None:
         """Typed user input in the same session: interrupts, then answers it."""
@@ -394,7 +297,7 @@ class VoiceSession:
             turn_id=timeline.turn_id,
             timeline=timeline,
             user_text=user_text,
-            played_at_start=self._playout.played_samples,
+            played_at_start=self._agent_audio.played_samples,
         )
         self._reply = run
         self._set_state(TurnState.THINKING)
@@ -421,47 +324,39 @@ class VoiceSession:
         """Queue TTS audio of ``run`` for playout; returns samples queued at the pipeline rate."""
         if run is not self._reply:
             return 0
-        if self._tts_resampler.in_rate != tts_rate:
-            self._tts_resampler = StreamResampler(tts_rate, PIPELINE_RATE)
-        out = self._tts_resampler.process(pcm)
-        self._playout.push(out)
-        if not run.audio_started and self._playout.queued_samples >= self._playout.frame_samples:
+        queued = self._agent_audio.queue(pcm, tts_rate)
+        if not run.audio_started and self._agent_audio.has_frame:
             # Start speaking now rather than at the next clock tick (up to 20 ms
             # later); the clock paces every following frame.
             self._on_tick(self.loop.time())
-        return len(out) // 2
+        return queued
 
     def finish_synthesis(self, run: ReplyRun) -> int:
         if run is not self._reply:
             return 0
-        tail = self._tts_resampler.flush()
-        self._playout.push(tail)
+        tail = self._agent_audio.finish()
         run.synthesis_done = True
-        if not run.audio_started and self._playout.is_empty:
+        if not run.audio_started and self._agent_audio.is_empty:
             # Nothing to say (empty reply or provider failure before audio).
             self._complete(run)
-        return len(tail) // 2
+        return tail
 
     def fail_reply(self, run: ReplyRun, code: str, message: str) -> None:
         self._emit(ErrorEvent(code=code, message=message))
         if run is self._reply:
             run.synthesis_done = True
             if not run.audio_started:
-                self._playout.flush()
+                self._agent_audio.discard()
                 self._complete(run)
 
     # ------------------------------------------------------------ outbound (clock tick)
 
     def _on_tick(self, now: float) -> None:
         run = self._reply
-        if (
-            run is not None
-            and not run.synthesis_done
-            and self._playout.queued_samples < self._playout.frame_samples
-        ):
+        if run is not None and not run.synthesis_done and not self._agent_audio.has_frame:
             # Underrun mid-reply: wait for a whole frame rather than play a padded one.
             return
-        frame = self._playout.pop_frame()
+        frame = self._agent_audio.pop_frame()
         if frame is None:
             if run is not None and run.synthesis_done and run.audio_started:
                 self._complete(run)
@@ -501,10 +396,9 @@ class VoiceSession:
         self._reply = None
         if run.task is not None:
             run.task.cancel()
-        self._playout.flush()
-        self._tts_resampler.reset()
+        self._agent_audio.stop()
         lag = self._playback_lag() if self._playback_lag else 0
-        played = max(0, self._playout.played_samples - run.played_at_start - lag)
+        played = max(0, self._agent_audio.played_samples - run.played_at_start - lag)
         heard = heard_text(run.segments, played) if run.audio_started else ""
         if run.audio_started:
             message = ChatMessage("assistant", heard, interrupted=True)
