@@ -5,6 +5,11 @@ with a frozen ``ProviderMetrics``: what to bill (audio seconds, tokens,
 characters) and how fast the provider answered (time to first byte). The
 adapter keeps the last one in ``last_metrics`` and hands each one to its
 optional ``on_metrics`` sink, which the turn engine points at the timeline.
+
+Faults in what a provider sends that the call survives are also counted for
+ops, as Prometheus counters (scraped at /metrics). Their labels stay bounded:
+the provider label is the adapter's configured name (``elevenlabs-ws``),
+never anything a provider sent.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from prometheus_client import Counter
 
 Stage = Literal["stt", "llm", "tts"]
 
@@ -50,6 +57,12 @@ class ProviderMetrics:
             out[f"{self.stage}.characters"] = float(self.characters)
         return out
 
+
+TTS_ALIGNMENT_FAULTS = Counter(
+    "cap_tts_alignment_faults_total",
+    "Unusable text alignment from a TTS provider (malformed, mismatched, out of order)",
+    ["provider"],
+)
 
 MetricsSink = Callable[[ProviderMetrics], None]
 Clock = Callable[[], float]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.providers.base import SpeechChunk, TextMark
+from pipelines.providers.cloud.metrics import TTS_ALIGNMENT_FAULTS
 
 # Far more characters than one audio message voices.
 MAX_ALIGNED_CHARS = 4096
@@ -218,3 +219,4 @@ class StreamAlignment:
             log.warning("%s: alignment not used (%s): %s", self._provider, kind, detail[:200])
         self._ok = False
         self._faults[kind] += 1
+        TTS_ALIGNMENT_FAULTS.labels(provider=self._provider).inc()

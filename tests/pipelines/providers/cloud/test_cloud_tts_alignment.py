@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from pipelines.providers.base import SpeechChunk
 from pipelines.providers.cloud import DeepgramStreamingTTS, ElevenLabsStreamingTTS
@@ -180,6 +181,33 @@ async def test_elevenlabs_malformed_alignment_is_counted_and_the_estimate_takes_
         heard = heard_text(segments, played)
         assert TEXT.startswith(heard)
         assert len(collapse(heard)) <= len(collapse(voiced[: played // PER]))
+
+
+def alignment_fault_metric(provider: str) -> float:
+    value = REGISTRY.get_sample_value("cap_tts_alignment_faults_total", {"provider": provider})
+    return value or 0.0
+
+
+async def test_a_malformed_alignment_is_counted_for_ops_by_provider(
+    eleven: ElevenLabsFake,
+) -> None:
+    knobs = alignment_knobs(eleven)
+    knobs.malformed, knobs.malformed_at = "lengths", 1
+    tts = ElevenLabsStreamingTTS(
+        api_key=API_KEY,
+        voice_id="voice-1",
+        base_url=eleven.http_url,
+        sample_rate=RATE,
+        name="eleven-metric-test",
+    )
+    before = alignment_fault_metric("eleven-metric-test")
+    await speak(tts)
+    assert alignment_fault_metric("eleven-metric-test") == before + 1
+    # A clean stream on the same voice adds nothing.
+    knobs.malformed = None
+    await speak(tts)
+    assert alignment_fault_metric("eleven-metric-test") == before + 1
+    assert tts.alignment_faults == {"malformed": 1}
 
 
 # ---------------------------------------------------------------- Deepgram
