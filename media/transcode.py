@@ -112,6 +112,24 @@ class OutboundAudio:
             return alaw_encode(out)
         return out
 
+    def flush(self) -> bytes:
+        """The end of the agent's audio (a reply done): the resampler's tail, encoded.
+
+        The polyphase filter runs ``delay_samples`` behind its input, so the
+        last that-many samples of what was converted are still inside it; they
+        come out here, and the next ``convert`` starts a new stream.
+        """
+        direct = self._g711_direct
+        if direct is not None:
+            tail = direct[0].flush()
+            return direct[1](tail) if tail.size else b""
+        out = self._resampler.flush()
+        if self.encoding == "mulaw":
+            return ulaw_encode(out)
+        if self.encoding == "alaw":
+            return alaw_encode(out)
+        return out
+
     def reset(self) -> None:
         """After a barge-in flush: drop the resampler's tail of the cut audio."""
         self._resampler.reset()

@@ -347,6 +347,13 @@ class TwilioMediaStream:
             self.clears += 1
             self.last_interruption = event
         elif isinstance(event, AgentAudioDone):
+            # The reply's last few ms are still in the resampler: send them
+            # before the mark that says the reply was played.
+            tail = self.outbound.flush()
+            if tail:
+                payload = binascii.b2a_base64(tail, newline=False).decode()
+                self.outbox.send(media_message(identity.stream_sid, payload), audio=True)
+                self.media_sent += 1
             mark = self.tracker.flush()
             if mark is not None:
                 self.outbox.send(mark_message(identity.stream_sid, mark), audio=True)

@@ -47,7 +47,7 @@ from media.errors import InvalidAudioError
 from media.frames import FRAME_MS, PIPELINE_RATE, AudioFrame
 from media.transports.webrtc import WEBRTC_RATE, OutboundAudioTrack, PeerAudioReader
 from pipelines.agent import AgentSpec
-from pipelines.events import AgentInterrupted, SessionEvent, to_wire
+from pipelines.events import AgentAudioDone, AgentInterrupted, SessionEvent, to_wire
 from pipelines.session import VoiceSession
 
 log = logging.getLogger(__name__)
@@ -265,6 +265,8 @@ class WebRtcPeer:
     def _on_event(self, event: SessionEvent) -> None:
         if isinstance(event, AgentInterrupted):
             self.track.clear()
+        elif isinstance(event, AgentAudioDone):
+            self.track.finish()
         wire = to_wire(event)
         if self._held is not None:
             # Emitted while the session was starting (the greeting's first

@@ -7,7 +7,8 @@ Outbound, ``OutboundAudioTrack`` is the track aiortc's RTP sender reads. It is
 paced by the process-wide ``PlayoutClock`` (one frame per tick, no sleep loop
 per session) and sends silence whenever the agent has nothing to say: a
 browser's jitter buffer and level meters expect a continuous RTP stream, and a
-gap would read as packet loss. ``clear`` drops queued agent audio at barge-in.
+gap would read as packet loss. ``clear`` drops queued agent audio at barge-in;
+``finish`` sends the end of a reply still inside the resampler.
 """
 
 from __future__ import annotations
@@ -127,6 +128,25 @@ class OutboundAudioTrack(MediaStreamTrack):
         if self.readyState != "live":
             return
         for frame in self._reframer.push(self._converter.convert(pcm)):
+            if len(self._queue) >= self._max_frames:
+                self.dropped_frames += 1
+                continue
+            self._queue.append(frame)
+
+    def finish(self) -> None:
+        """The agent's reply ended: queue the resampler's tail, padded to a whole frame.
+
+        Silence follows a reply anyway, so padding the last partial frame adds
+        nothing the peer would not hear; without this the tail (the filter's
+        delay, ~1 ms) would wait for the next reply.
+        """
+        if self.readyState != "live":
+            return
+        tail = self._converter.flush()
+        partial = (self._reframer.pending_bytes + len(tail)) % len(self._silence)
+        if partial:
+            tail += self._silence[partial:]
+        for frame in self._reframer.push(tail):
             if len(self._queue) >= self._max_frames:
                 self.dropped_frames += 1
                 continue

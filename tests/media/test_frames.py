@@ -119,3 +119,32 @@ def test_outbound_g711_is_the_resampled_pcm16_encoded(encoding: Encoding) -> Non
         loud = 40000 if k % 3 == 0 else 9000
         pcm = rng.normal(0, loud, 320).clip(-32768, 32767).astype("<i2").tobytes()
         assert outbound.convert(pcm) == encode(reference.process(pcm))
+
+
+@pytest.mark.parametrize(("encoding", "rate"), [("mulaw", 8000), ("alaw", 8000), ("pcm16", 48000)])
+def test_outbound_flush_at_a_reply_end_sends_all_of_it(encoding: Encoding, rate: int) -> None:
+    """Frame by frame plus ``flush`` is the reply converted in one piece: its last
+    ``delay_samples`` come out at the end of that reply, not with the next one."""
+    from media.codecs.g711 import alaw_decode, alaw_encode
+
+    encode = {"mulaw": ulaw_encode, "alaw": alaw_encode, "pcm16": bytes}[encoding]
+    decode = {"mulaw": ulaw_decode, "alaw": alaw_decode, "pcm16": bytes}[encoding]
+    outbound = OutboundAudio(encoding, rate)
+    delay = StreamResampler(PIPELINE_RATE, rate).delay_samples
+    assert delay > 0
+    for reply, secs in enumerate((0.3, 0.46)):
+        pcm = tone(PIPELINE_RATE, secs, freq=200.0 + 100 * reply).tobytes()
+        sent = [outbound.convert(pcm[k : k + FRAME]) for k in range(0, len(pcm), FRAME)]
+        sent.append(outbound.flush())
+        assert sent[-1], "the tail goes out when the reply ends"
+        out = decode(b"".join(sent))
+        one_piece = StreamResampler(PIPELINE_RATE, rate)
+        whole = one_piece.process(pcm) + one_piece.flush()
+        converted = len(pcm) // 2 * rate // PIPELINE_RATE
+        # The reply converted, behind the filter's lead-in; within a sample of it.
+        assert abs(len(out) // 2 - (converted + delay)) <= 1
+        assert abs(len(out) - len(whole)) <= 2
+        if encoding == "pcm16":
+            assert out == whole
+        else:
+            assert b"".join(sent) == encode(whole)

@@ -9,9 +9,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from control_plane.voice.runtime import VoiceRuntime
+from media.codecs.g711 import ulaw_decode
 from pipelines.events import AgentAudioDone, AgentInterrupted
 from telephony.admission import StreamAdmission
 from telephony.errors import StreamClosed
@@ -394,7 +396,9 @@ async def test_agent_audio_goes_out_as_mulaw_with_a_mark_every_five_frames(
     kinds = [(e["event"], e.get("mark", {}).get("name")) for e in outbox.events()]
     marks = [name for kind, name in kinds if kind == "mark"]
     assert marks == ["cap-0", "cap-1", "cap-2"]  # after frames 5 and 10, and the tail of 2
-    assert [k for k, _ in kinds].count("media") == 12
+    # 12 frames, then the resampler's tail (the filter's delay), then the last mark.
+    assert [k for k, _ in kinds].count("media") == 13
+    assert [k for k, _ in kinds][-2:] == ["media", "mark"]
     assert all(audio for _, audio in outbox.sent)
     assert stream.tracker.lag == 12 * 320
     for name in marks[:2]:
@@ -402,6 +406,29 @@ async def test_agent_audio_goes_out_as_mulaw_with_a_mark_every_five_frames(
             json.dumps({"event": "mark", "streamSid": STREAM, "mark": {"name": name}})
         )
     assert stream.tracker.lag == 2 * 320
+    await stream.aclose()
+
+
+async def test_a_reply_goes_out_whole_when_the_agent_audio_ends(runtime: VoiceRuntime) -> None:
+    """Each reply's samples on the wire are its audio converted to 8 kHz (behind
+    the filter's lead-in): none of its end waits in the resampler for the next."""
+    from media.frames import AudioFrame
+    from media.resample import StreamResampler
+
+    stream, outbox, _, _ = await started(runtime)
+    delay = StreamResampler(16000, 8000).delay_samples
+    for reply, frames in enumerate((9, 4)):
+        outbox.sent.clear()
+        for k in range(frames):
+            level = 3000 + 500 * k + 50 * reply
+            stream._on_agent_audio(AudioFrame(level.to_bytes(2, "little", signed=True) * 320))
+        stream._on_event(AgentAudioDone(turn_id=reply + 1))
+        payloads = [e["media"]["payload"] for e in outbox.events() if e["event"] == "media"]
+        wire = b"".join(base64.b64decode(p) for p in payloads)
+        assert abs(len(wire) - (frames * 160 + delay)) <= 1
+        # The reply's last level is reached at its end, not cut short before it.
+        end = np.frombuffer(ulaw_decode(wire[-delay - 20 : -delay]), "<i2")
+        assert np.abs(end - (3000 + 500 * (frames - 1) + 50 * reply)).max() < 200
     await stream.aclose()
 
 
