@@ -36,6 +36,7 @@ from pipelines.events import (
     UserSpeechEnded,
     UserSpeechStarted,
 )
+from pipelines.history import ConversationHistory
 from pipelines.knowledge import Retriever
 from pipelines.listener import InboundListener
 from pipelines.providers.base import ChatMessage, LLMProvider, STTProvider, STTStream, TTSProvider
@@ -89,7 +90,7 @@ class VoiceSession:
             on_speech_end=self._on_speech_end,
         )
         self._agent_audio = AgentAudio(tts.sample_rate)
-        self.history: list[ChatMessage] = []
+        self._history = ConversationHistory(self.config.max_history_messages)
         self.completed: deque[TurnTimeline] = deque(maxlen=KEEP_COMPLETED_TURNS)
         self._responder = Responder(
             session=self, llm=llm, tts=tts, tools=tools or ToolBox(), retriever=retriever
@@ -110,6 +111,11 @@ class VoiceSession:
         self._closed = False
 
     # ------------------------------------------------------------ lifecycle
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """The conversation so far, as the LLM sees it (bounded; barge-in rewrites it)."""
+        return self._history.messages
 
     @property
     def state(self) -> TurnState:
@@ -308,14 +314,7 @@ class VoiceSession:
     # ------------------------------------------------------------ called by the responder
 
     def append_history(self, message: ChatMessage) -> int:
-        self.history.append(message)
-        overflow = len(self.history) - self.config.max_history_messages
-        if overflow > 0:
-            del self.history[:overflow]
-            for run in (self._reply,):
-                if run and run.user_index is not None:
-                    run.user_index -= overflow
-        return len(self.history) - 1
+        return self._history.append(message, self._reply)
 
     def emit(self, event: SessionEvent) -> None:
         self._emit(event)
@@ -401,15 +400,13 @@ class VoiceSession:
         played = max(0, self._agent_audio.played_samples - run.played_at_start - lag)
         heard = heard_text(run.segments, played) if run.audio_started else ""
         if run.audio_started:
-            message = ChatMessage("assistant", heard, interrupted=True)
-            if run.assistant_index is not None and run.assistant_index < len(self.history):
-                self.history[run.assistant_index] = message
-            else:
-                self.append_history(message)
+            self._history.heard(run, heard)
         else:
             # Nothing was heard: the user simply kept talking. Their words wait
             # for the rest of the utterance and the unheard reply is forgotten.
-            self._drop_unheard(run)
+            self._history.forget(run)
+            if run.user_text:
+                self._pending_text.insert(0, run.user_text)
         run.timeline.mark("interrupted", at)
         self._emit(
             AgentInterrupted(
@@ -418,12 +415,3 @@ class VoiceSession:
         )
         self._finish_timeline(run.timeline)
         return True
-
-    def _drop_unheard(self, run: ReplyRun) -> None:
-        for index in sorted(
-            (i for i in (run.assistant_index, run.user_index) if i is not None), reverse=True
-        ):
-            if index < len(self.history):
-                del self.history[index]
-        if run.user_text:
-            self._pending_text.insert(0, run.user_text)
