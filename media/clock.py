@@ -85,7 +85,8 @@ class PlayoutClock:
 
         Without ``slot`` the callback joins the slot with the fewest callbacks
         (the lowest such index on a tie). It is first called at its slot's next
-        tick: later in the current period if that phase is still to come.
+        tick, within one period: the clock does not wake for an empty slot, so
+        a callback joining one while the clock sleeps starts the next period.
         """
         if slot is None:
             slot = min(range(self.slots), key=lambda k: len(self._callbacks[k]))
@@ -167,6 +168,10 @@ class PlayoutClock:
                 # Phase-0 ticks among m .. m + skip - 1.
                 self.skipped_ticks += (m + skip - 1) // slots - (m - 1) // slots
                 m += skip
+            # No wake-up for a slot without callbacks (phase 0 always wakes, for
+            # ``ticks``): an idle process pays one wake-up per period, not ``slots``.
+            while m % slots and not self._snapshots[m % slots]:
+                m += 1
 
     def _tick(self, when: float) -> None:
         """One whole period by hand, every slot at ``when`` (tests drive the clock with it)."""

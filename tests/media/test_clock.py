@@ -510,3 +510,40 @@ def test_long_stalls_keep_counters_consistent(virtual_loop: VirtualTimeLoop, slo
     assert clock.late_ticks > 0
     assert len(elapsed) > 10
     assert all(counted == period for counted, period in elapsed)
+
+
+class _CountingLoop(VirtualTimeLoop):
+    def __init__(self) -> None:
+        super().__init__()
+        self.timers = 0
+
+    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.timers += 1
+        return super().call_at(when, callback, *args, context=context)
+
+
+def test_empty_slots_cost_no_wake_up_and_a_late_joiner_starts_next_period() -> None:
+    loop = _CountingLoop()
+    try:
+        clock = PlayoutClock(slots=4)
+        first: list[float] = []
+        joiner: list[float] = []
+        clock.register(first.append)  # slot 0 only
+        origin = loop.time()
+
+        async def body() -> None:
+            await clock.start()
+            await asyncio.sleep(PERIOD + SLOT / 2)  # clock now sleeps until period 2's phase 0
+            before = loop.timers
+            await asyncio.sleep(PERIOD * 5)
+            assert loop.timers - before <= 5 + 2  # ~one wake per period (+ this sleep's timer)
+            clock.register(joiner.append, slot=2)
+            await asyncio.sleep(PERIOD * 3)
+            await clock.aclose()
+
+        loop.run_until_complete(body())
+    finally:
+        loop.close()
+    assert phases(first, origin, 0) == list(range(1, 10))
+    # Joined at 0.1225 during period 6, whose phase 2 (0.130) had no wake-up scheduled.
+    assert phases(joiner, origin, 2) == [7, 8]
