@@ -517,7 +517,9 @@ class _CountingLoop(VirtualTimeLoop):
         super().__init__()
         self.timers = 0
 
-    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
         self.timers += 1
         return super().call_at(when, callback, *args, context=context)
 
