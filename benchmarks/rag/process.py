@@ -17,6 +17,30 @@ from rag.edge_store import EdgeStore
 from rag.store import ChunkRecord, Scope
 
 
+def random_chunks(rng: np.random.Generator, n: int, offset: int, dim: int) -> list[ChunkRecord]:
+    """``n`` unit-length random chunks of org "org", spread over kb0..kb9 by index."""
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return [
+        ChunkRecord(
+            chunk_id=str(uuid.uuid4()),
+            org_id="org",
+            kb_id=f"kb{(offset + i) % 10}",
+            document_id=f"doc{(offset + i) // 50}",
+            document_name="doc.txt",
+            chunk_index=i,
+            text=f"chunk {offset + i}",
+            heading_path=(),
+            page=None,
+            row=None,
+            category=None,
+            content_hash="h",
+            vector=row.tolist(),
+        )
+        for i, row in enumerate(v)
+    ]
+
+
 async def bench_process_store(size: int, queries: int, added: int) -> list[dict[str, Any]]:
     """EdgeStore in-process against ProcessEdgeStore (the shard in a child process).
 
@@ -28,26 +52,7 @@ async def bench_process_store(size: int, queries: int, added: int) -> list[dict[
     rng = np.random.default_rng(7)
 
     def batch(n: int, offset: int) -> list[ChunkRecord]:
-        v = rng.standard_normal((n, dim)).astype(np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        return [
-            ChunkRecord(
-                chunk_id=str(uuid.uuid4()),
-                org_id="org",
-                kb_id=f"kb{(offset + i) % 10}",
-                document_id=f"doc{(offset + i) // 50}",
-                document_name="doc.txt",
-                chunk_index=i,
-                text=f"chunk {offset + i}",
-                heading_path=(),
-                page=None,
-                row=None,
-                category=None,
-                content_hash="h",
-                vector=row.tolist(),
-            )
-            for i, row in enumerate(v)
-        ]
+        return random_chunks(rng, n, offset, dim)
 
     rows: list[dict[str, Any]] = []
     for mode in ("in-process", "child process"):
@@ -140,26 +145,7 @@ async def bench_optimise_wait(
     rng = np.random.default_rng(11)
 
     def batch(n: int, offset: int) -> list[ChunkRecord]:
-        v = rng.standard_normal((n, dim)).astype(np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        return [
-            ChunkRecord(
-                chunk_id=str(uuid.uuid4()),
-                org_id="org",
-                kb_id=f"kb{(offset + i) % 10}",
-                document_id=f"doc{(offset + i) // 50}",
-                document_name="doc.txt",
-                chunk_index=i,
-                text=f"chunk {offset + i}",
-                heading_path=(),
-                page=None,
-                row=None,
-                category=None,
-                content_hash="h",
-                vector=row.tolist(),
-            )
-            for i, row in enumerate(v)
-        ]
+        return random_chunks(rng, n, offset, dim)
 
     scope = Scope("org", ("kb3",))
     query = batch(1, 0)[0].vector
