@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from telephony.admission import CLOSE_POLICY, StreamAdmission
 from telephony.errors import StreamClosed
+from telephony.held import HeldMessages
 from telephony.host import Outbox, SessionHost
 from telephony.media_stream import CLOSE_NORMAL, StreamLimits, TwilioMediaStream
 from telephony.service import TwilioTelephony
@@ -43,26 +43,20 @@ SEND_CLOSE_TIMEOUT = 2.0
 
 class SocketOutbox:
     def __init__(self, limit: int = OUTBOX_LIMIT) -> None:
-        self.limit = limit
-        self._items: deque[tuple[str, bool]] = deque()
+        self._items = HeldMessages(limit)
         self._ready = asyncio.Event()
         self._closed = False
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._items.dropped
 
     def send(self, text: str, *, audio: bool = False) -> None:
-        if self._closed:
-            return
-        if audio and len(self._items) >= self.limit:
-            self.dropped += 1
-            return
-        self._items.append((text, audio))
-        self._ready.set()
+        if not self._closed and self._items.hold(text, audio=audio):
+            self._ready.set()
 
     def drop_audio(self) -> int:
-        kept = [item for item in self._items if not item[1]]
-        dropped = len(self._items) - len(kept)
-        self._items = deque(kept)
-        return dropped
+        return self._items.drop_audio()
 
     def close(self) -> None:
         self._closed = True
@@ -72,8 +66,7 @@ class SocketOutbox:
         while True:
             await self._ready.wait()
             while self._items:
-                text, _ = self._items.popleft()
-                await ws.send_text(text)
+                await ws.send_text(self._items.pop())
             if self._closed:
                 return
             self._ready.clear()

@@ -17,6 +17,7 @@ from collections import deque
 
 from telephony.admission import CLOSE_POLICY
 from telephony.errors import StreamClosed
+from telephony.held import HeldMessages
 from telephony.media_stream import CLOSE_NORMAL, TwilioMediaStream
 from telephony.wire import WireSocket
 
@@ -32,16 +33,18 @@ class WireOutbox:
 
     def __init__(self, socket: WireSocket, limit: int = OUTBOX_LIMIT) -> None:
         self.socket = socket
-        self.limit = limit
-        self._held: deque[tuple[str, bool]] = deque()
+        self._held = HeldMessages(limit)
         self._closed = False
         self._drained = asyncio.Event()
         self._drained.set()
-        self.dropped = 0
 
     @property
     def held(self) -> int:
         return len(self._held)
+
+    @property
+    def dropped(self) -> int:
+        return self._held.dropped
 
     def send(self, text: str, *, audio: bool = False) -> None:
         if self._closed:
@@ -49,16 +52,11 @@ class WireOutbox:
         if not self._held and self.socket.can_write:
             self.socket.send_text(text)
             return
-        if audio and len(self._held) >= self.limit:
-            self.dropped += 1
-            return
-        self._held.append((text, audio))
-        self._drained.clear()
+        if self._held.hold(text, audio=audio):
+            self._drained.clear()
 
     def drop_audio(self) -> int:
-        kept = [item for item in self._held if not item[1]]
-        dropped = len(self._held) - len(kept)
-        self._held = deque(kept)
+        dropped = self._held.drop_audio()
         if not self._held:
             self._drained.set()
         return dropped
@@ -67,8 +65,7 @@ class WireOutbox:
         """Write what was held, while the transport takes it (``on_writable``)."""
         held = self._held
         while held and self.socket.can_write:
-            text, _ = held.popleft()
-            if not self.socket.send_text(text):
+            if not self.socket.send_text(held.pop()):
                 held.clear()  # the connection is closing: nothing more will go out
         if not held:
             self._drained.set()
