@@ -8,7 +8,11 @@ Wire shapes follow OpenAI's public API reference:
   chunk has ``choices: []`` and ``usage``.
 - ``POST /v1/audio/transcriptions`` takes multipart ``file`` + ``model`` and
   answers ``{"text": ...}``. The ``usage`` object (``type: duration``) mirrors
-  newer API responses; its exact presence per model is not verified here.
+  newer API responses; its exact presence per model is not verified here. The
+  body may come chunked, and a WAV's sizes may be 0xFFFFFFFF ("to the end of
+  the file"), which Whisper is reported to accept (openai/openai-python#1025);
+  ``refuse_streamed`` answers a chunked upload with an error status instead,
+  as a server that cannot take one would.
 - ``POST /v1/audio/speech`` with ``response_format: pcm`` streams raw 24 kHz
   PCM16 mono (chunked). The response content type is not documented; we use
   ``audio/pcm``.
@@ -65,6 +69,12 @@ class OpenAIFake(FakeServer):
         self.inject_events: list[str] = []
         # A transcription answered with this raw body instead (malformed-input tests).
         self.transcription_body: bytes | None = None
+        # Answer chunked (streamed) uploads with this status (a server that takes none).
+        self.refuse_streamed: int | None = None
+        # Transcription body bytes received so far, counted as they arrive.
+        self.upload_bytes = 0
+        # The file part of the latest transcription request.
+        self.last_audio: bytes | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -159,19 +169,23 @@ class OpenAIFake(FakeServer):
     # ------------------------------------------------------------ transcription
 
     async def transcriptions(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+        raw = bytearray()
+        async for piece in request.content.iter_any():
+            raw += piece
+            self.upload_bytes += len(piece)
         rec = await self.record(request)  # fully read: the latency runs from here
-        audio, fields = parse_form(request.headers.get("Content-Type", ""), raw)
+        audio, fields = parse_form(request.headers.get("Content-Type", ""), bytes(raw))
         rec.body = fields
+        self.last_audio = audio
         await self.before_first_byte(rec)
         if (err := self._auth_error(request)) is not None:
             return err
+        if self.refuse_streamed is not None and request.headers.get("Transfer-Encoding"):
+            return error_response(self.refuse_streamed, "Streamed uploads are not supported.")
         if audio is None or not fields.get("model"):
             return error_response(400, "'file' and 'model' are required.")
-        try:
-            with wave.open(io.BytesIO(audio), "rb") as wav:
-                seconds = wav.getnframes() / wav.getframerate()
-        except (wave.Error, EOFError):
+        seconds = wav_seconds(audio)
+        if seconds is None:
             return error_response(400, "Invalid file format.")
         if self.knobs.disconnect_after is not None:
             # A transcription is one JSON body: "mid-stream" means the socket dies instead.
@@ -210,6 +224,25 @@ class OpenAIFake(FakeServer):
         except (ConnectionDropped, ConnectionResetError):
             pass
         return resp
+
+
+def wav_seconds(audio: bytes) -> float | None:
+    """The length of a PCM WAV file, or ``None`` if it is not one.
+
+    A data size of 0xFFFFFFFF, or one past the end of the file (a WAV written
+    while it was recorded), means the samples present, as ffmpeg reads it.
+    """
+    try:
+        with wave.open(io.BytesIO(audio), "rb") as wav:
+            rate, frame_bytes, frames = wav.getframerate(), wav.getsampwidth(), wav.getnframes()
+            frame_bytes *= wav.getnchannels()
+    except (wave.Error, EOFError):
+        return None
+    data = audio.find(b"data", 12)
+    if rate <= 0 or frame_bytes <= 0 or data < 0:
+        return None
+    present = (len(audio) - data - 8) // frame_bytes
+    return min(frames, present) / rate
 
 
 def parse_form(content_type: str, raw: bytes) -> tuple[bytes | None, dict[str, str]]:

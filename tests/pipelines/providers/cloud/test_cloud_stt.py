@@ -181,9 +181,16 @@ async def test_deepgram_rejects_audio_at_the_wrong_rate(dg_stream: STTStream) ->
 # ---------------------------------------------------------------- OpenAI transcription
 
 
-@pytest.fixture
-async def whisper(openai_fake: OpenAIFake) -> AsyncIterator[OpenAISTT]:
-    stt = OpenAISTT(api_key=API_KEY, base_url=f"{openai_fake.http_url}/v1", timeout=1.0)
+@pytest.fixture(params=[True, False], ids=["streamed", "whole"])
+async def whisper(
+    openai_fake: OpenAIFake, request: pytest.FixtureRequest
+) -> AsyncIterator[OpenAISTT]:
+    stt = OpenAISTT(
+        api_key=API_KEY,
+        base_url=f"{openai_fake.http_url}/v1",
+        timeout=1.0,
+        stream_upload=request.param,
+    )
     yield stt
     await stt.aclose()
 
