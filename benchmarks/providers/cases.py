@@ -56,21 +56,29 @@ def frames(seconds: float) -> list[AudioFrame]:
 class STTCall:
     """One utterance: 0.4 s of speech, then flush; t0 is the flush (VAD end of speech).
 
-    ``keep_open`` reuses one stream (Deepgram's socket) across calls.
+    ``keep_open`` reuses one stream (Deepgram's socket) across calls. The last
+    ``tail_frames`` are pushed just before the flush, as a caller's last words
+    arrive: a streamed upload (OpenAI STT) has them, less than one of its
+    batches, still to send when the user stops.
     """
 
-    def __init__(self, stt: OpenAISTT | DeepgramSTT, keep_open: bool) -> None:
+    def __init__(self, stt: OpenAISTT | DeepgramSTT, keep_open: bool, tail_frames: int = 0) -> None:
         self.stt = stt
         self.keep_open = keep_open
+        self.tail_frames = tail_frames
         self.stream: Any = None
 
     async def __call__(self) -> tuple[float, float, float]:
         if self.stream is None:
             self.stream = await self.stt.open_stream()
         stream = self.stream
-        for f in frames(UTTERANCE_S):
+        utterance = frames(UTTERANCE_S)
+        split = len(utterance) - self.tail_frames
+        for f in utterance[:split]:
             stream.push_frame(f)
         await asyncio.sleep(0.03)  # interim results flow, as in a real utterance
+        for f in utterance[split:]:
+            stream.push_frame(f)
         t0, c0 = now()
         stream.flush()
         async for t in stream:
