@@ -23,23 +23,29 @@ def per_char(text: str, start: int, end: int, ms: float, first_at: float = 0.0) 
     return SpeechChunk(b"\0\0" * round((end - start) * ms), marks)
 
 
-def test_exact_marks_cut_at_the_character_whose_audio_ended() -> None:
+def test_exact_marks_cut_at_the_last_word_whose_audio_ended() -> None:
     a = aligner()
     segments: list[SpokenSegment] = []
     # Two audio chunks of 50 ms per character, as ElevenLabs sends them.
     for start, end in ((0, 12), (12, len(REPLY))):
         chunk = per_char(REPLY, start, end, 50.0)
         segments += a.add(chunk, len(chunk.audio) // 2)
-    assert a.credited == len(REPLY)
+    # "else?" ends the text pushed so far: it may go on, so it waits.
+    assert a.credited == len(REPLY) - len("else?")
     assert heard_text(segments, 0) == ""
-    assert heard_text(segments, 49) == ""
-    assert heard_text(segments, 50) == "S"
-    # 13 characters ("Sure, I can m") have fully played at 650 ms, not 14 at 699.
-    assert heard_text(segments, 650) == "Sure, I can m"
-    assert heard_text(segments, 699) == "Sure, I can m"
-    assert heard_text(segments, 700) == "Sure, I can mo"
-    assert heard_text(segments, 10_000) == REPLY
-    assert a.finish() == []
+    assert heard_text(segments, 199) == ""
+    # "Sure," ends with its comma, the 5th character.
+    assert heard_text(segments, 249) == ""
+    assert heard_text(segments, 250) == "Sure,"
+    # 13 characters ("Sure, I can m") have fully played at 650 ms: "move" has not.
+    assert heard_text(segments, 650) == "Sure, I can"
+    assert heard_text(segments, 799) == "Sure, I can"
+    assert heard_text(segments, 800) == "Sure, I can move"
+    assert heard_text(segments, 10_000) == "Sure, I can move it. Anything"
+    segments += a.finish()
+    assert segments[-1] == SpokenSegment("else?", 250, True)
+    assert heard_text(segments, 1749) == "Sure, I can move it. Anything"
+    assert heard_text(segments, 1750) == REPLY
 
 
 def test_marks_beat_the_estimate_when_the_voice_is_slower_than_it() -> None:
@@ -83,9 +89,11 @@ def test_a_flushed_segment_is_cut_at_its_end_and_estimated_only_within_it() -> N
     assert heard_text(segments, 1199) == "Yes."
     assert heard_text(segments, 1200) == "Yes. Of"
     segments += a.add(SpeechChunk(marks=(TextMark(len(text), 0.0),)), 0)
+    # The end of the text pushed so far: "course." is credited once the reply is over.
+    assert heard_text(segments, 10_000) == "Yes. Of"
+    segments += a.finish()
     assert heard_text(segments, 1898) == "Yes. Of"
     assert heard_text(segments, 1899) == text
-    assert a.finish() == []
 
 
 def test_an_exact_point_after_the_estimate_moves_the_estimate_on() -> None:
@@ -101,12 +109,12 @@ def test_an_exact_point_after_the_estimate_moves_the_estimate_on() -> None:
 def test_a_fallback_voice_pays_again_for_the_words_it_repeats() -> None:
     a = aligner()
     segments = a.add(per_char(REPLY, 0, 13, 50.0), 650)  # "Sure, I can m"
-    assert a.credited == 13
+    assert a.credited == 12  # "m" is not a word
     # The next voice resumes at "move" (offset 12) and says "m" again.
     segments += a.add(SpeechChunk(resumes_at=12), 0)
     # Without marks: "m" again costs 100 ms, then "ove " 400 ms.
     segments += a.add(SpeechChunk(b"\0\0" * 499), 499)
-    assert heard_text(segments, 10_000) == "Sure, I can m"
+    assert heard_text(segments, 10_000) == "Sure, I can"
     segments += a.add(SpeechChunk(b"\0\0"), 1)
     assert heard_text(segments, 10_000) == "Sure, I can move"
     # Marks from the new voice for text already credited are ignored.
@@ -126,8 +134,9 @@ def test_marks_past_the_text_or_going_back_are_bounded() -> None:
     a = aligner("Hi there")
     out = a.add(SpeechChunk(b"\0\0" * 10, (TextMark(3, 5.0), TextMark(2, 9.0))), 10)
     assert out == [SpokenSegment("Hi ", 5, True)]
-    out = a.add(SpeechChunk(b"", (TextMark(99, 0.0),)), 0)
-    assert out == [SpokenSegment("there", 5, True)]
+    # Bounded to the end of the text, where "there" waits for the reply to end.
+    assert a.add(SpeechChunk(b"", (TextMark(99, 0.0),)), 0) == []
+    assert a.finish() == [SpokenSegment("there", 5, True)]
 
 
 def test_heard_text_mixes_verbatim_and_stripped_segments() -> None:

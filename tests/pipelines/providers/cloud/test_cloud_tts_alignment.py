@@ -43,6 +43,22 @@ def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+def words_played(voiced: str, chars: int) -> str:
+    """The whole words among the first ``chars`` voiced characters (collapsed):
+    a word counts once its last character has played."""
+    played = voiced[:chars]
+    words = played.split()
+    if words and not played[-1].isspace() and chars < len(voiced) and not voiced[chars].isspace():
+        words.pop()
+    return " ".join(words)
+
+
+def ends_on_a_word(reply: str, heard: str) -> bool:
+    if not reply.startswith(heard):
+        return False
+    return not heard or len(heard) == len(reply) or reply[len(heard)].isspace()
+
+
 @pytest.fixture
 async def eleven() -> AsyncIterator[ElevenLabsFake]:
     async with ElevenLabsFake() as fake:
@@ -94,7 +110,7 @@ def pushed() -> str:
 # ---------------------------------------------------------------- ElevenLabs
 
 
-async def test_elevenlabs_barge_in_keeps_exactly_the_characters_whose_audio_played(
+async def test_elevenlabs_barge_in_keeps_exactly_the_words_whose_audio_played(
     eleven: ElevenLabsFake,
 ) -> None:
     chunks = await speak(eleven_tts(eleven))
@@ -102,12 +118,13 @@ async def test_elevenlabs_barge_in_keeps_exactly_the_characters_whose_audio_play
     segments, voiced = align(chunks)
     reply = pushed()
     # At every point of the reply, just before a character's audio ends, just
-    # after, and midway: the history holds exactly the characters fully played.
+    # after, and midway: the history holds exactly the words fully played,
+    # never the start of a word still being spoken.
     for k in range(1, len(voiced)):
         for played in (k * PER - EDGE, k * PER + EDGE, k * PER + PER // 2):
             heard = heard_text(segments, played)
-            assert reply.startswith(heard)
-            assert collapse(heard) == collapse(voiced[: played // PER]), played
+            assert ends_on_a_word(reply, heard), heard
+            assert collapse(heard) == words_played(voiced, played // PER), played
 
 
 async def test_elevenlabs_null_alignment_falls_back_to_the_estimate(
@@ -137,7 +154,8 @@ async def test_elevenlabs_alignment_absent_or_only_normalized(eleven: ElevenLabs
     alignment_knobs(eleven).mode = "normalized"
     chunks = await speak(eleven_tts(eleven))
     segments, voiced = align(chunks)
-    assert collapse(heard_text(segments, 40 * PER + EDGE)) == collapse(voiced[:40])
+    assert words_played(voiced, 40)
+    assert collapse(heard_text(segments, 40 * PER + EDGE)) == words_played(voiced, 40)
 
 
 async def test_elevenlabs_gaps_of_null_alignment_are_found_again(eleven: ElevenLabsFake) -> None:
@@ -150,16 +168,19 @@ async def test_elevenlabs_gaps_of_null_alignment_are_found_again(eleven: ElevenL
     # fake cuts its audio every ``chunk_bytes``, one message each).
     marks = [bool(c.marks) for c in chunks if c.audio]
     starts = [(i * eleven.chunk_bytes / 2, m) for i, m in enumerate(marks)]
-    exact = 0
+    exact = word_ends = 0
     for k in range(1, len(voiced)):
         heard = collapse(heard_text(segments, k * PER + EDGE))
-        assert collapse(voiced[:k]).startswith(heard)  # never more than played
-        # A character whose audio message had timings is cut exactly.
+        played = words_played(voiced, k).split()
+        assert heard.split() == played[: len(heard.split())]  # never more than played
+        # A word whose last character's audio message had timings is cut exactly.
         _, marked = [s for s in starts if s[0] <= (k - 1) * PER][-1]
-        if marked and voiced[k - 1] != " ":
-            assert heard == collapse(voiced[:k])
-            exact += 1
-    assert exact > len(voiced) // 2
+        if voiced[k - 1] != " " and (k == len(voiced) or voiced[k] == " "):
+            word_ends += 1
+            if marked:
+                assert heard == " ".join(played)
+                exact += 1
+    assert exact > word_ends // 2
 
 
 @pytest.mark.parametrize("malformed", ["lengths", "negative", "missing"])
@@ -267,7 +288,7 @@ def timings(chars: str, step: float = 10.0) -> dict[str, Any]:
 
 
 def test_alignment_prefers_the_original_characters_and_accepts_both_spellings() -> None:
-    body = {"alignment": timings("ab"), "normalizedAlignment": timings("xy")}
+    body: dict[str, Any] = {"alignment": timings("ab"), "normalizedAlignment": timings("xy")}
     assert parse_char_timings(body) == CharTimings(("a", "b"), (10.0, 20.0))
     body = {"alignment": None, "normalizedAlignment": timings("xy")}
     assert parse_char_timings(body) == CharTimings(("x", "y"), (10.0, 20.0))
