@@ -40,7 +40,7 @@ from media.frames import AudioFrame
 from pipelines.errors import ProviderError
 from pipelines.providers.base import Transcript
 from pipelines.providers.cloud.adapter import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, CloudAdapter
-from pipelines.providers.cloud.metrics import MetricsSink
+from pipelines.providers.cloud.metrics import MetricsRecorder, MetricsSink
 from pipelines.providers.cloud.results import TranscriptQueue
 from pipelines.providers.cloud.sse import json_object
 from pipelines.providers.cloud.streamed_upload import UNKNOWN_SIZE, MultipartWriter, StreamedUpload
@@ -230,6 +230,7 @@ class OpenAISTTStream:
         # The utterance's streamed upload; ``_whole`` once it outgrew the limit.
         self._upload: StreamedUpload | None = None
         self._whole = False
+        self._busy = False  # the worker is answering a flushed utterance
         self.dropped_seconds = 0.0
         self._worker = asyncio.create_task(self._work())
 
@@ -252,6 +253,7 @@ class OpenAISTTStream:
         upload = self._upload
         if upload is None:
             upload = self._upload = self.owner.start_upload(self.language)
+            upload.when_done(self._upload_ended)
         if len(self._buffer) > self._limit:
             # Too long to send whole: what was sent cannot be taken back, so this
             # utterance goes whole at flush, its older audio dropped.
@@ -260,6 +262,22 @@ class OpenAISTTStream:
             self._whole = True
             return
         upload.write(pcm)
+
+    def _upload_ended(self, upload: StreamedUpload) -> None:
+        """An upload that fails while the user is still speaking fails the stream at
+        once (a fallback chain takes over mid-utterance), unless answers for earlier
+        utterances are still due (they come first) or the server only refused the
+        streaming (the utterance goes whole at the flush)."""
+        error = upload.error
+        if upload is not self._upload or error is None or self._closed or self._failed:
+            return
+        if isinstance(error, openai.APIStatusError) and error.status_code in STREAM_REFUSED:
+            return
+        if self._busy or not self._jobs.empty():
+            return
+        self._upload = None
+        self._fail(self.owner._recorder(), error)
+        self._worker.cancel()
 
     def flush(self) -> None:
         if self._closed or self._failed:
@@ -292,6 +310,13 @@ class OpenAISTTStream:
             if job.upload is not None:
                 job.upload.abort()
 
+    def _fail(self, rec: MetricsRecorder, exc: BaseException) -> None:
+        error = self.owner._error(exc)
+        self.owner._publish(rec, error)
+        self._failed = True
+        self._abort_uploads()
+        self._results.fail(error)
+
     async def _work(self) -> None:
         while True:
             job = await self._jobs.get()
@@ -301,16 +326,14 @@ class OpenAISTTStream:
             if not job.pcm:
                 self._results.put(Transcript("", True, 1.0, 0.0))
                 continue
+            self._busy = True
             try:
                 text = await self.owner.finish(job, self.language)
             except Exception as exc:
-                error = self.owner._error(exc)
-                self.owner._publish(rec, error)
-                self._failed = True
-                self._abort_uploads()
-                self._results.fail(error)
+                self._fail(rec, exc)
                 return
             finally:
+                self._busy = False
                 if job.upload is not None:
                     job.upload.abort()  # a no-op once answered; drops it if this task is cancelled
             rec.first_byte()

@@ -105,9 +105,23 @@ class StreamedUpload:
     def finished(self) -> bool:
         return self._finished
 
+    @property
+    def error(self) -> BaseException | None:
+        """Why the request ended before its answer was read; ``None`` while it runs."""
+        task = self._task
+        if not task.done() or task.cancelled():
+            return None
+        return task.exception()
+
+    def when_done(self, callback: Callable[[StreamedUpload], None]) -> None:
+        """Call ``callback(self)`` when the request ends: answered, failed or aborted."""
+        self._task.add_done_callback(lambda _: callback(self))
+
     def write(self, data: bytes) -> None:
         if self._finished:
             raise RuntimeError("upload already finished")
+        if self._task.done():
+            return  # the request is over (failed early): nothing will read this
         self._pieces.append(data)
         self._pending += len(data)
         self.written += len(data)

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from media.frames import AudioFrame, Reframer
-from pipelines.errors import ProviderStatusError
+from pipelines.errors import ProviderError, ProviderStatusError
+from pipelines.fallback.stt import FallbackSTT
 from pipelines.providers.base import STTStream, Transcript
-from pipelines.providers.cloud import OpenAISTT
+from pipelines.providers.cloud import DeepgramSTT, OpenAISTT
 from pipelines.providers.cloud.openai_stt import wav_header
 from pipelines.providers.cloud.streamed_upload import MultipartWriter, StreamedUpload
 from tests.fakes import TEST_API_KEY as API_KEY
-from tests.fakes import OpenAIFake
+from tests.fakes import DeepgramFake, OpenAIFake
 from tests.fakes.audio import speech
 from tests.fakes.openai_server import parse_form, wav_seconds
 
@@ -192,18 +193,56 @@ async def test_closing_mid_utterance_drops_the_upload(
     await again.aclose()
 
 
-async def test_an_unreachable_server_fails_at_the_flush_as_retryable() -> None:
+async def test_an_unreachable_server_fails_the_stream_while_the_user_speaks() -> None:
     adapter = OpenAISTT(api_key=API_KEY, base_url="http://127.0.0.1:9/v1", timeout=1.0)
     stream = await adapter.open_stream()
-    push(stream, speech(0.3))
-    await asyncio.sleep(0.05)  # the connect fails while the user is still speaking
-    stream.flush()
-    with pytest.raises(Exception) as info:
+    push(stream, speech(0.3))  # no flush: the connect fails while the user is still speaking
+    with pytest.raises(ProviderError) as info:
         await final(stream)
-    assert getattr(info.value, "retryable", False) is True
-    assert API_KEY not in str(info.value)
+    assert info.value.retryable is True and API_KEY not in str(info.value)
+    assert adapter.last_metrics is not None and adapter.last_metrics.error is not None
+    push(stream, speech(0.1))  # a failed stream takes no more audio, and says nothing more
+    stream.flush()
     await stream.aclose()
     await adapter.aclose()
+
+
+async def test_an_early_failure_waits_for_the_answers_already_due(
+    stt: OpenAISTT, openai_fake: OpenAIFake
+) -> None:
+    """The previous utterance's transcript is still on its way: it comes first."""
+    openai_fake.knobs.latency = 0.2
+    stream = await stt.open_stream()
+    push(stream, speech(0.3))
+    stream.flush()
+    await until(lambda: len(openai_fake.requests) == 1)  # answered in 0.2 s
+    stt._url = "http://127.0.0.1:9/v1/audio/transcriptions"  # the next upload cannot connect
+    push(stream, speech(0.2))
+    first = await final(stream)
+    assert first.audio_seconds == pytest.approx(0.3)
+    stream.flush()
+    with pytest.raises(ProviderError):
+        await final(stream)
+    await stream.aclose()
+
+
+async def test_a_chain_leaves_a_dead_openai_before_the_user_stops(
+    openai_fake: OpenAIFake, deepgram_fake: DeepgramFake
+) -> None:
+    dead = OpenAISTT(api_key=API_KEY, base_url="http://127.0.0.1:9/v1", timeout=1.0)
+    backup = DeepgramSTT(api_key=API_KEY, base_url=deepgram_fake.http_url)
+    switched = asyncio.Event()
+    chain = FallbackSTT([dead, backup], on_failover=lambda *_: switched.set())
+    stream = await chain.open_stream()
+    push(stream, speech(0.6))
+    async with asyncio.timeout(WAIT):
+        await switched.wait()  # still speaking: no flush yet
+    await until(lambda: bool(deepgram_fake.requests))  # the backup took over, mid-utterance
+    stream.flush()
+    t = await final(stream)
+    assert t.text == "hello world how"  # Deepgram's fake (a word per 0.2 s), from the replay
+    await stream.aclose()
+    await dead.aclose()
 
 
 # ---------------------------------------------------------------- body framing and batching
