@@ -87,17 +87,41 @@ def collapse(text: str) -> str:
 EDGE = 20
 
 
-async def test_barge_in_over_elevenlabs_keeps_exactly_the_characters_heard() -> None:
+def played_mid_word(h: Harness, past: int) -> bool:
+    """The reply's audio played so far stops part-way through a word (clear of
+    a character's edge), more than ``past`` characters in."""
+    per = samples_per_char(RATE)
+    pcm = b"".join(f.pcm for f in h.audio_out)
+    samples = len(pcm) // 2
+    voiced = decode_text(pcm, RATE)
+    chars = samples // per
+    if chars <= past or chars >= len(voiced) or not EDGE <= samples % per <= per - EDGE:
+        return False
+    return not voiced[chars - 1].isspace() and not voiced[chars].isspace()
+
+
+async def test_barge_in_mid_word_over_elevenlabs_keeps_the_whole_words_heard() -> None:
     async with ElevenLabsFake() as el:
         voice = ElevenLabsStreamingTTS(
             api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
         )
         async with Harness(llm=llm(), voice=voice) as h:
-            cut, voiced, played = await barge_in_after(h, 2.0)
+            h.s.push_text("move my booking")
+            # Per-character alignment; the user cuts in part-way through a word.
+            await until(lambda: played_mid_word(h, past=len("Sure, I can ")), 15.0)
+            assert h.s.interrupt()
+            (cut,) = [e for e in h.events if isinstance(e, AgentInterrupted)]
+            pcm = b"".join(f.pcm for f in h.audio_out)
             per = samples_per_char(RATE)
-            exact = {collapse(voiced[: (played + d) // per]) for d in (-EDGE, EDGE)}
-            assert REPLY.startswith(cut.heard_text)
-            assert collapse(cut.heard_text) in exact
+            assert abs(cut.played_ms * RATE // 1000 - len(pcm) // 2) < RATE // 1000
+            voiced = decode_text(pcm, RATE)[: len(pcm) // 2 // per]
+            assert not voiced[-1].isspace()  # the characters of a word still being said
+            heard = cut.heard_text
+            # History and event: every word that played, whole, and not the one cut.
+            assert h.s.history[-1] == ChatMessage("assistant", heard, interrupted=True)
+            assert REPLY.startswith(heard) and REPLY[len(heard)] == " "
+            assert collapse(heard) == collapse(voiced.rsplit(" ", 1)[0])
+            assert len(heard) >= len("Sure, I can")
             assert not voice.alignment_faults
             await asyncio.sleep(0.2)
             assert played_text(h).strip() != REPLY  # nothing more played after the cut
