@@ -249,9 +249,12 @@ class StreamAligner:
         """The furthest certain word end in text[:offset] (``_done`` if none past it)."""
         text = self._text
         at = self._scanned
-        while at < offset and word_end(text, at + 1, final=False) is not None:
+        while at < offset:
+            ends = word_end(text, at + 1, final=False)
+            if ends is None:
+                break
             at += 1
-            if word_end(text, at, final=False):
+            if ends:
                 self._last_end = at
         self._scanned = at
         return max(self._last_end, self._done)
