@@ -3,9 +3,14 @@
     python -m benchmarks.twilio.receive_cost [--messages 20000] [--rounds 5]
     python -m benchmarks.twilio.receive_cost --callgrind [--messages 2000]
 
-Parts, each fed the same JSON texts a socket hands the stream:
+Parts, each fed the media messages a socket hands the stream, laid out as
+Twilio writes them (compact, Twilio's key order, as ``peers.py`` sends):
 
-* ``parse``: ``TwilioMediaStream._parse`` alone (the message's validation);
+* ``parse``: the message's validation and payload decode as
+  ``receive_streaming`` runs them (the media fast path ``twilio_media``, else
+  the model through ``_parse`` and the base64 decode);
+* ``parse_model``: the same for the same messages in ``json.dumps``' layout,
+  which the fast path leaves to the model (``edge_cpu``'s texts);
 * ``frame``: one ``AudioFrame`` construction as the inbound path builds it;
 * ``receive``: ``TwilioMediaStream.receive_streaming``, the whole inbound path
   of a started stream with a real voice session (webrtcvad, turn engine, fake
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import binascii
 import json
 import os
 import re
@@ -46,7 +52,7 @@ from benchmarks.twilio.edge_cpu import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = ("parse", "frame", "receive", "receive_speaking")
+PARTS = ("parse", "parse_model", "frame", "receive", "receive_speaking")
 
 
 async def _started_stream() -> tuple[Any, StepClock, Callable[[], Any]]:
@@ -75,6 +81,17 @@ async def _started_stream() -> tuple[Any, StepClock, Callable[[], Any]]:
     return stream, clock, close
 
 
+def _twilio_layout(text: str, index: int) -> str:
+    """The same media message as Twilio writes it (compact, its key order)."""
+    message = json.loads(text)
+    payload, sid = message["media"]["payload"], message["streamSid"]
+    return (
+        f'{{"event":"media","sequenceNumber":"{index + 2}","media":{{"track":"inbound",'
+        f'"chunk":"{index + 1}","timestamp":"{index * 20}","payload":"{payload}"}},'
+        f'"streamSid":"{sid}"}}'
+    )
+
+
 def _step(part: str, stream: Any, clock: StepClock) -> Callable[[int], object]:
     """One message's work for ``part``, given the message's index."""
     if part == "frame":
@@ -83,9 +100,21 @@ def _step(part: str, stream: Any, clock: StepClock) -> Callable[[int], object]:
         pcm = bytes(320)
         return lambda i: AudioFrame(pcm, 8000, i * 0.02)
     texts = _texts(part == "receive_speaking")
-    if part == "parse":
+    if part != "parse_model":  # the model's part keeps json.dumps' layout
+        texts = [_twilio_layout(text, i) for i, text in enumerate(texts)]
+    if part in ("parse", "parse_model"):
+        from telephony.messages import twilio_media
+
         parse = stream._parse
-        return lambda i: parse(texts[i % 50])
+
+        def validate(i: int) -> object:
+            media = twilio_media(texts[i % 50])
+            if media is not None:
+                return media
+            message = parse(texts[i % 50])  # a Media: its payload decoded as _on_media does
+            return binascii.a2b_base64(message.media.payload, strict_mode=True)
+
+        return validate
     receive = stream.receive_streaming
 
     def one(i: int) -> None:
