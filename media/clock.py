@@ -1,7 +1,7 @@
 """One pacing clock for every session in the process.
 
 Peers run a sleep loop per session; each loop wakes on its own and accumulates
-its own sleep error. Here a single task paces every registered callback
+its own sleep error. Here a single chain of loop timers paces every registered callback
 (typically: pop one frame from a session's playout buffer and send it), once
 per ``frame_ms`` period each. Deadlines are absolute (``start + n * period``)
 so error never accumulates, and a loop that falls behind skips ahead instead of
@@ -19,13 +19,14 @@ aside). A user that needs to run at the same phase as another (or alone) can
 ask for a slot; ``slots=1`` is a single burst per period.
 
 Only ``loop.time()`` and ``loop.call_at`` are used, so the clock runs unchanged
-on a virtual-time event loop in tests.
+on a virtual-time event loop in tests. Each slot tick is a plain timer callback
+that schedules the next one: no task, no future, and the tick runs in the loop
+iteration its timer falls due in (a task would resume one iteration later).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -68,12 +69,18 @@ class PlayoutClock:
             raise ValueError("slots must be at least 1")
         self.period = frame_ms / 1000
         self.slots = slots
-        self._close_timeout = close_timeout
+        self._close_timeout = close_timeout  # kept in the API: closing cancels a timer, no wait
         self._callbacks: list[dict[int, TickCallback]] = [{} for _ in range(slots)]
         # Rebuilt only when registration changes, so a tick does not copy a dict.
         self._snapshots: list[tuple[TickCallback, ...]] = [() for _ in range(slots)]
         self._next_token = 0
-        self._task: asyncio.Task[None] | None = None
+        self._step = self.period / slots
+        # While running: the loop, the grid's origin, the next slot tick's index
+        # and the timer that will run it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._origin = 0.0
+        self._m = 0
+        self._handle: asyncio.TimerHandle | None = None
         self.ticks = 0
         self.late_ticks = 0
         self.skipped_ticks = 0
@@ -119,59 +126,56 @@ class PlayoutClock:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._handle is not None
 
     async def start(self) -> None:
         if self.running:
             raise RuntimeError("playout clock already running")
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._run(loop), name="playout-clock")
+        self._loop = loop
+        self._origin = loop.time()
+        # Slot tick m is slot m % slots of period m // slots, due at origin + m * step.
+        self._m = self.slots
+        self._handle = loop.call_at(self._origin + self._m * self._step, self._wake)
 
     async def aclose(self) -> None:
-        """Cancel the ticking task and wait for it, at most ``close_timeout`` seconds."""
-        task, self._task = self._task, None
-        if task is None or task.done():
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({task}, timeout=self._close_timeout)
+        """Stop ticking: the next wake-up is cancelled (nothing runs between ticks)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
 
-    async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        period = self.period
+    def _wake(self) -> None:
+        """One slot tick, as a plain timer callback (no task, no future), then the next timer."""
+        loop = self._loop
+        assert loop is not None
         slots = self.slots
-        step = period / slots
-        origin = loop.time()
-        # Slot tick m is slot m % slots of period m // slots, due at origin + m * step.
-        m = slots
-        while True:
-            deadline = origin + m * step
-            waiter: asyncio.Future[None] = loop.create_future()
-            handle = loop.call_at(deadline, _wake, waiter)
-            try:
-                await waiter
-            finally:
-                handle.cancel()
-            lateness = loop.time() - deadline
-            self.max_lateness = max(self.max_lateness, lateness)
-            slot = m % slots
-            if slot == 0:
-                self.ticks += 1
-            self._run_slot(self._snapshots[slot], deadline)
+        step = self._step
+        origin = self._origin
+        m = self._m
+        deadline = origin + m * step
+        lateness = loop.time() - deadline
+        self.max_lateness = max(self.max_lateness, lateness)
+        slot = m % slots
+        if slot == 0:
+            self.ticks += 1
+        self._run_slot(self._snapshots[slot], deadline)
+        m += 1
+        # Behind by more than a period (after callbacks too): drop the slot
+        # ticks due over a period ago; those left (at most one period's, each
+        # callback at most once) run back to back, then the grid resumes.
+        behind = loop.time() - (origin + m * step)
+        if behind > self.period:
+            skip = math.floor(behind / step) - (slots - 1)
+            self.late_ticks += 1
+            # Phase-0 ticks among m .. m + skip - 1.
+            self.skipped_ticks += (m + skip - 1) // slots - (m - 1) // slots
+            m += skip
+        # No wake-up for a slot without callbacks (phase 0 always wakes, for
+        # ``ticks``): an idle process pays one wake-up per period, not ``slots``.
+        while m % slots and not self._snapshots[m % slots]:
             m += 1
-            # Behind by more than a period (after callbacks too): drop the slot
-            # ticks due over a period ago; those left (at most one period's, each
-            # callback at most once) run back to back, then the grid resumes.
-            behind = loop.time() - (origin + m * step)
-            if behind > period:
-                skip = math.floor(behind / step) - (slots - 1)
-                self.late_ticks += 1
-                # Phase-0 ticks among m .. m + skip - 1.
-                self.skipped_ticks += (m + skip - 1) // slots - (m - 1) // slots
-                m += skip
-            # No wake-up for a slot without callbacks (phase 0 always wakes, for
-            # ``ticks``): an idle process pays one wake-up per period, not ``slots``.
-            while m % slots and not self._snapshots[m % slots]:
-                m += 1
+        self._m = m
+        self._handle = loop.call_at(origin + m * step, self._wake)
 
     def _tick(self, when: float) -> None:
         """One whole period by hand, every slot at ``when`` (tests drive the clock with it)."""
@@ -187,8 +191,3 @@ class PlayoutClock:
                 # One session's bug must not silence every other session.
                 self.callback_errors += 1
                 logger.exception("playout clock callback failed")
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

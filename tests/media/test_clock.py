@@ -549,3 +549,22 @@ def test_empty_slots_cost_no_wake_up_and_a_late_joiner_starts_next_period() -> N
     assert phases(first, origin, 0) == list(range(1, 10))
     # Joined at 0.1225 during period 6, whose phase 2 (0.130) had no wake-up scheduled.
     assert phases(joiner, origin, 2) == [7, 8]
+
+
+def test_no_tick_after_aclose_and_a_restart_takes_a_new_grid(virtual_loop: VirtualTimeLoop) -> None:
+    clock = PlayoutClock()
+    seen: list[float] = []
+    clock.register(seen.append, slot=2)
+
+    async def body() -> None:
+        origin = virtual_loop.time()
+        await run_for(clock, 3 * PERIOD - 0.001)  # slot 2 of periods 1 and 2
+        assert phases(seen, origin, 2) == [1, 2] and not clock.running
+        await asyncio.sleep(5 * PERIOD + 0.003)  # closed: nothing runs
+        assert len(seen) == 2
+        restart = virtual_loop.time()
+        await run_for(clock, 2 * PERIOD - 0.001)
+        assert phases(seen[2:], restart, 2) == [1]
+
+    run(virtual_loop, body)
+    assert clock.ticks == 2 + 1  # phase 0 of periods 1, 2, then of the restart's period 1
