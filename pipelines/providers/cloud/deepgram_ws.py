@@ -10,7 +10,9 @@ The server sends audio as binary messages and JSON ``Metadata``, ``Flushed``
 ``Error`` (``err_code``, ``err_msg``).
 
 Deepgram generates only on ``Flush``, and allows 20 flushes a minute. This
-adapter flushes by itself at the end of each sentence, and once early: at the
+adapter flushes by itself at the end of each sentence (an ender followed by
+whitespace in the text sent, which ends on a word edge: "$3.50", "e.g." and
+"3.5" end nothing), and once early: at the
 first clause end (a comma after ``early_flush_chars``) or, failing one, at a
 word edge once ``first_flush_chars`` are buffered (as ElevenLabs' minimum
 ``chunk_length_schedule``), so the first audio comes while the first sentence
@@ -55,6 +57,8 @@ MAX_FLUSHES = 19
 MAX_DETAIL = 200
 _SENTENCE_END = ".!?"
 _CLAUSE_END = ",;:"
+# Words that end in a period but do not end a sentence (as ``pipelines.text``).
+_ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "etc."})
 # Deepgram error codes (its error docs) and the HTTP status each stands for.
 _ERROR_STATUS = {"DATA-0000": 400, "INVALID_AUTH": 401, "TOO_MANY_REQUESTS": 429}
 
@@ -95,8 +99,8 @@ class DeepgramStreamingTTS(CloudSocketTTS):
     def auto_flush(self, text: str, since_flush: int, flushes: int) -> bool:
         if flushes >= self.max_flushes:
             return False
-        # Any ender in the pushed piece: LLM tokens rarely end exactly on one.
-        if any(c in text for c in _SENTENCE_END):
+        # The text sent ends on a word edge, so a sentence end in it is whole.
+        if _ends_sentence(text):
             return True
         if flushes:
             return False
@@ -104,6 +108,17 @@ class DeepgramStreamingTTS(CloudSocketTTS):
             return True
         # No clause end yet: a word edge once enough text is waiting.
         return since_flush >= self.first_flush_chars and text[-1:].isspace()
+
+
+def _ends_sentence(text: str) -> bool:
+    """Whether a sentence ends in ``text``: an ender followed by whitespace,
+    after a word that is not an abbreviation."""
+    for at, char in enumerate(text[:-1]):
+        if char in _SENTENCE_END and text[at + 1].isspace():
+            word = text[: at + 1].rsplit(None, 1)[-1].lower()
+            if word not in _ABBREVIATIONS:
+                return True
+    return False
 
 
 class DeepgramSpeakCodec(SocketCodec):

@@ -15,7 +15,10 @@ policy violation, 1011 server error).
 
 The server starts generating once ``chunk_length_schedule[i]`` characters are
 buffered, so a short first entry (the API minimum is 50) gets audio out before
-the first sentence is complete. Barge-in closes the socket: the single-context
+the first sentence is complete. ElevenLabs asks that the text sent end with a
+space so its model never sees half a word: ``SocketTTSStream`` sends whole
+words only, holding a partial word back until it is complete or the input
+ends. Barge-in closes the socket: the single-context
 endpoint has no "clear" message.
 """
 

@@ -13,6 +13,15 @@ where it acknowledges flushes in order (Deepgram). Timings that do not hold up
 are counted in ``alignment_faults``, logged, and the stream goes on without
 them (the consumer then estimates).
 
+Text goes on the wire a whole word at a time: what is sent ends at the last
+word edge seen (whitespace, or a character of a script written without
+spaces), and a trailing partial word is held back until more text completes
+it, or until ``end_input()``. A flush (ours, or one the adapter decides on in
+``auto_flush``) so never makes the voice say half a word and then the rest of
+it as a separate piece ("Any" ... "thing"), and ElevenLabs' model never sees
+text that does not end on a word. Held text is not sent, counted or aligned;
+a word longer than ``MAX_HELD_CHARS`` is sent as it is (no voice waits on it).
+
 Barge-in is ``aclose()``: the stream stops yielding at once, tells the
 provider to drop its buffers where the protocol has a message for it, and
 closes the socket. Each reply has its own socket, so audio still in flight for
@@ -39,12 +48,15 @@ from pipelines.providers.cloud.adapter import CloudAdapter
 from pipelines.providers.cloud.metrics import MetricsRecorder, MetricsSink
 from pipelines.providers.cloud.tts_alignment import CharTimings, StreamAlignment
 from pipelines.providers.cloud.tts_base import SAMPLE_WIDTH, SampleAligner
+from pipelines.text import word_end
 
 CONNECT_TIMEOUT = 5.0
 # Bounded wait for the closing handshake on barge-in; the socket is dropped after.
 CLOSE_TIMEOUT = 0.5
 # Largest message accepted from the provider (base64 audio chunks are ~10-100 KiB).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Longest partial word held back from the wire (a URL, a run with no spaces).
+MAX_HELD_CHARS = 200
 
 _STOP: Final = object()
 # Sockets finishing their closing handshake after aclose() (strong references).
@@ -156,7 +168,9 @@ class CloudSocketTTS(CloudAdapter):
         raise NotImplementedError
 
     def auto_flush(self, text: str, since_flush: int, flushes: int) -> bool:
-        """Whether to flush after ``text`` was pushed (``since_flush`` chars unflushed)."""
+        """Whether to flush after ``text`` was sent (``since_flush`` chars unflushed).
+
+        ``text`` ends at a word edge (but for a word past ``MAX_HELD_CHARS``)."""
         return False
 
     async def open_stream(self) -> SocketTTSStream:
@@ -204,6 +218,8 @@ class SocketTTSStream:
         self._since_flush = 0
         self._flushes = 0
         self._acks = 0
+        # The end of the text pushed that is not a whole word yet (not sent).
+        self._held = ""
         self._alignment = StreamAlignment(owner.name, owner.alignment_faults, codec.flush_marks)
         self._error: BaseException | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -221,6 +237,17 @@ class SocketTTSStream:
     def push_text(self, text: str) -> None:
         if self._state is not StreamState.OPEN or not text:
             return
+        text = self._held + text
+        cut = _last_word_edge(text)
+        if cut == 0 and len(text) > MAX_HELD_CHARS:
+            cut = len(text)
+        self._held = text[cut:]
+        if cut:
+            self._send(text[:cut])
+            if self._owner.auto_flush(text[:cut], self._since_flush, self._flushes):
+                self.flush()
+
+    def _send(self, text: str) -> None:
         if not self._started:
             # TTFB counts from the first text: the socket was opened ahead of it.
             self._started = True
@@ -229,10 +256,9 @@ class SocketTTSStream:
         self._since_flush += len(text)
         self._alignment.pushed(text)
         self._outbox.put_nowait(self._codec.text(text))
-        if self._owner.auto_flush(text, self._since_flush, self._flushes):
-            self.flush()
 
     def flush(self) -> None:
+        """Ask for audio of the whole words sent so far (a held partial word waits)."""
         if self._state is not StreamState.OPEN or self._since_flush == 0:
             return
         message = self._codec.flush()
@@ -245,6 +271,9 @@ class SocketTTSStream:
     def end_input(self) -> None:
         if self._state is not StreamState.OPEN:
             return
+        held, self._held = self._held, ""
+        if held:
+            self._send(held)  # the last word is over: the input is
         if self._codec.done_by_flushes:
             self.flush()
         self._state = StreamState.ENDED
@@ -331,6 +360,7 @@ class SocketTTSStream:
             return
         interrupted = self._state in (StreamState.OPEN, StreamState.ENDED)
         self._state = StreamState.CLOSED
+        self._held = ""  # never sent, never billed
         if self._error is None:
             farewell = self._codec.cancel() if interrupted else self._codec.goodbye()
             for message in farewell:
@@ -363,3 +393,12 @@ class SocketTTSStream:
                 await self._ws.send(message)
             except ConnectionClosed:
                 return  # the reader reports why
+
+
+def _last_word_edge(text: str) -> int:
+    """The offset after the last word that is certainly over in ``text``
+    (0 when none is): ``text`` may go on, so its last word may too."""
+    at = len(text)
+    while at > 0 and not word_end(text, at, final=False):
+        at -= 1
+    return at
