@@ -83,6 +83,9 @@ class StreamFeed:
     starts on it, and a fallback chain's first-byte deadline starts running
     there rather than when the LLM finishes. Later sentences are left to the
     voice's own pacing (Deepgram flushes by itself and caps its flushes).
+    The sentence end is seen in the delta that may already start the next word
+    (" Any"): a socket voice sends whole words only, so that flush leaves the
+    word for later rather than voicing half of it.
     """
 
     def __init__(self, run: ReplyRun) -> None:
@@ -117,6 +120,8 @@ class StreamFeed:
         if self._ended:
             return
         self._ended = True
+        # The reply's text is all here: its last word can be credited from a mark now.
+        self._run.segments.extend(self.aligner.complete())
         if self._stream is not None:
             self._stream.end_input()
 

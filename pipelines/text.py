@@ -130,12 +130,12 @@ class StreamAligner:
     character from ElevenLabs, per flushed segment from Deepgram, per sentence
     from a sentence-by-sentence voice), the segments end at the last word end
     the mark reached, at the mark's time. A mark at the very end of the text
-    pushed so far is held until the text goes on (or the stream finishes): the
-    word there may not be over. Audio without marks is credited to whole words
-    (a word followed by whitespace, or ending the segment being voiced:
-    ``upto``) at the audio a slow voice (``chars_per_second``) would need for
-    each of its characters not yet marked plus a space, counted from the last
-    exact point. ``heard_text`` over these segments then never counts a word
+    pushed so far is held until the text goes on (or is ``complete``, or the
+    stream finishes): the word there may not be over. Audio without marks is
+    credited to whole words (a word followed by whitespace, or ending the
+    segment being voiced: ``upto``) at the audio a slow voice
+    (``chars_per_second``) would need for each of its characters not yet
+    marked plus a space, counted from the last exact point. ``heard_text`` over these segments then never counts a word
     before it has fully played, as long as the voice is faster than that rate.
     ``finish`` gives what is left the audio left over when the stream ended.
 
@@ -169,6 +169,8 @@ class StreamAligner:
         # _last_end is the furthest found there.
         self._scanned = 0
         self._last_end = 0
+        # No more text will be pushed: the end of the text ends a word.
+        self._complete = False
 
     @property
     def credited(self) -> int:
@@ -178,6 +180,14 @@ class StreamAligner:
     def push(self, text: str) -> None:
         self._text += text
 
+    def complete(self) -> list[SpokenSegment]:
+        """No more text comes: a mark at its end credits the last word at once
+        (a held one now, at its own time), not only at ``finish``."""
+        self._complete = True
+        out: list[SpokenSegment] = []
+        self._settle(out, final=True)
+        return out
+
     def add_audio(self, samples: int) -> list[SpokenSegment]:
         """Audio without anything said about its text."""
         return self.add(SpeechChunk(), samples)
@@ -186,7 +196,7 @@ class StreamAligner:
         """``chunk`` played as ``samples`` output samples (offsets are the reply's)."""
         out: list[SpokenSegment] = []
         start = self._end
-        self._settle(out, final=False)
+        self._settle(out, final=self._complete)
         if chunk.resumes_at is not None:
             self._resume(chunk.resumes_at, start, out)
         self._end += max(0, samples)
@@ -230,7 +240,7 @@ class StreamAligner:
         self._base = max(self._base, position)
         self._held = None
         self._credit(self._last_word_end(offset), position, out)
-        if self._done < offset and word_end(self._text, offset, final=False) is None:
+        if self._done < offset and word_end(self._text, offset, final=self._complete) is None:
             self._held = (offset, position)
 
     def _settle(self, out: list[SpokenSegment], *, final: bool) -> None:
@@ -250,7 +260,7 @@ class StreamAligner:
         text = self._text
         at = self._scanned
         while at < offset:
-            ends = word_end(text, at + 1, final=False)
+            ends = word_end(text, at + 1, final=self._complete)
             if ends is None:
                 break
             at += 1
