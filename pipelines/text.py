@@ -135,8 +135,9 @@ class StreamAligner:
     credited to whole words (a word followed by whitespace, or ending the
     segment being voiced: ``upto``) at the audio a slow voice
     (``chars_per_second``) would need for each of its characters not yet
-    marked plus a space, counted from the last exact point. ``heard_text`` over these segments then never counts a word
-    before it has fully played, as long as the voice is faster than that rate.
+    marked plus a space, counted from the last exact point. ``heard_text``
+    over these segments then never counts a word before it has fully played,
+    as long as the voice is faster than that rate.
     ``finish`` gives what is left the audio left over when the stream ended.
 
     A fallback voice that takes over mid-reply (``resumes_at``) repeats text
