@@ -12,7 +12,10 @@ iteration it takes, the tick. With ``--callgrind`` the run is repeated under
 difference in instructions is divided by the difference in wake-ups
 (instruction counts: independent of the machine's load; under valgrind the
 clock falls behind and skips, which changes the count of wake-ups, not their
-cost). Figures are printed and written to ``benchmarks/results/clock_wake.json``.
+cost). ``virtual`` is asyncio's loop on a virtual clock that never sleeps:
+the same work per wake-up, and an instruction count that depends only on the
+run's length (the real loops' counts carry some noise). Figures are printed
+and written to ``benchmarks/results/clock_wake.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import json
 import os
 import re
+import selectors
 import subprocess
 import sys
 import tempfile
@@ -29,8 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Callgrind runs with a fixed hash seed: no run-to-run difference in dict layouts.
+_FIXED_HASH = {**os.environ, "PYTHONHASHSEED": "0"}
 ROOT = Path(__file__).resolve().parents[1]
 SLOTS = 4
+LOOPS = ("asyncio", "uvloop", "virtual")
 
 
 async def _run(secs: float) -> dict[str, float]:
@@ -52,7 +59,38 @@ async def _run(secs: float) -> dict[str, float]:
     return {"wakes": wakes[0], "cpu_s": cpu, "late_ticks": clock.late_ticks}
 
 
+class _VirtualSelector(selectors.DefaultSelector):
+    """Never sleeps: a wait of ``timeout`` seconds moves the loop's clock instead."""
+
+    def __init__(self, now: list[float]) -> None:
+        super().__init__()
+        self._now = now
+
+    def select(self, timeout: float | None = None) -> Any:
+        if timeout is not None and timeout > 0:
+            self._now[0] += timeout
+        return super().select(0)
+
+
+class _VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """asyncio's own loop on a virtual clock: the same work per wake-up, no sleeping,
+    so a run's instruction count depends only on its (virtual) length."""
+
+    def __init__(self) -> None:
+        self._now = [1000.0]
+        super().__init__(_VirtualSelector(self._now))
+
+    def time(self) -> float:
+        return self._now[0]
+
+
 def run(loop: str, secs: float) -> dict[str, float]:
+    if loop == "virtual":
+        virtual = _VirtualTimeLoop()
+        try:
+            return virtual.run_until_complete(_run(secs))
+        finally:
+            virtual.close()
     if loop == "uvloop":
         import uvloop
 
@@ -67,7 +105,9 @@ def _instructions(loop: str, secs: float) -> tuple[int, int]:
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
             sys.executable, "-m", "benchmarks.clock_wake", "--inner", loop, "--secs", str(secs),
         ]  # fmt: skip
-        done = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            cmd, cwd=ROOT, env=_FIXED_HASH, check=True, capture_output=True, text=True
+        )
         summary = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
         if summary is None:
             raise RuntimeError("no summary line in the callgrind output")
@@ -78,12 +118,12 @@ def _instructions(loop: str, secs: float) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--secs", type=float, default=None)
-    parser.add_argument("--loops", nargs="+", choices=("asyncio", "uvloop"), default=None)
+    parser.add_argument("--loops", nargs="+", choices=LOOPS, default=None)
     parser.add_argument("--callgrind", action="store_true", help="instruction counts per wake")
-    parser.add_argument("--inner", choices=("asyncio", "uvloop"), help=argparse.SUPPRESS)
+    parser.add_argument("--inner", choices=LOOPS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/clock_wake.json")
     args = parser.parse_args()
-    loops = args.loops or ["asyncio", "uvloop"]
+    loops = args.loops or list(LOOPS)
     if args.inner:  # one run under valgrind
         print(json.dumps(run(args.inner, args.secs)))
         return

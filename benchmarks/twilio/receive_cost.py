@@ -55,6 +55,8 @@ from benchmarks.twilio.edge_cpu import (
     _texts,
 )
 
+# Callgrind runs with a fixed hash seed: no run-to-run difference in dict layouts.
+_FIXED_HASH = {**os.environ, "PYTHONHASHSEED": "0"}
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ("parse", "parse_model", "frame", "receive", "receive_speaking")
 
@@ -164,7 +166,7 @@ def _instructions(part: str, messages: int) -> int:
             sys.executable, "-m", "benchmarks.twilio.receive_cost",
             "--inner", part, "--messages", str(messages), "--rounds", "1",
         ]  # fmt: skip
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(cmd, cwd=ROOT, env=_FIXED_HASH, check=True, capture_output=True)
         summary = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
         if summary is None:
             raise RuntimeError("no summary line in the callgrind output")
