@@ -144,3 +144,38 @@ def test_heard_text_mixes_verbatim_and_stripped_segments() -> None:
     assert heard_text(segments, 100) == "One two"
     assert heard_text(segments, 150) == "One two three"
     assert heard_text(segments, 200) == "One two three four"
+
+
+def test_complete_text_credits_a_held_last_word_from_its_mark() -> None:
+    a = aligner()
+    chunk = per_char(REPLY, 0, len(REPLY), 50.0)
+    segments = a.add(chunk, len(chunk.audio) // 2)
+    assert a.credited == len(REPLY) - len("else?")  # "else?" may go on: held
+    # The LLM finished: the text ends there, so "else?" ended at its mark (1750 ms).
+    segments += a.complete()
+    assert a.credited == len(REPLY)
+    assert segments[-1] == SpokenSegment("else?", 250, True)
+    assert heard_text(segments, 1749) == "Sure, I can move it. Anything"
+    assert heard_text(segments, 1750) == REPLY
+    assert a.finish() == []
+
+
+def test_a_mark_at_the_end_of_complete_text_is_credited_when_it_comes() -> None:
+    a = aligner()
+    assert a.complete() == []
+    first = per_char(REPLY, 0, 12, 50.0)
+    segments = a.add(first, len(first.audio) // 2)
+    rest = per_char(REPLY, 12, len(REPLY), 50.0)
+    segments += a.add(rest, len(rest.audio) // 2)
+    assert a.credited == len(REPLY)
+    assert heard_text(segments, 1750) == REPLY and heard_text(segments, 1749) != REPLY
+
+
+def test_without_complete_a_mark_at_the_end_of_the_text_still_waits() -> None:
+    a = aligner("Sure, I can")
+    chunk = per_char("Sure, I can", 0, len("Sure, I can"), 50.0)
+    a.add(chunk, len(chunk.audio) // 2)
+    assert a.credited == len("Sure, I ")
+    a.push("not")  # "can" went on as "cannot": crediting it would have been wrong
+    a.add_audio(0)
+    assert a.credited == len("Sure, I ")
