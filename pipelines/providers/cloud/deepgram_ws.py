@@ -12,9 +12,9 @@ The server sends audio as binary messages and JSON ``Metadata``, ``Flushed``
 Deepgram generates only on ``Flush``, and allows 20 flushes a minute. This
 adapter flushes by itself at the end of each sentence (an ender followed by
 whitespace in the text sent, which ends on a word edge: "$3.50", "e.g." and
-"3.5" end nothing), and once early: at the
-first clause end (a comma after ``early_flush_chars``) or, failing one, at a
-word edge once ``first_flush_chars`` are buffered (as ElevenLabs' minimum
+"3.5" end nothing), and once early: at the first clause end (a comma after
+``early_flush_chars``) or, failing one, at a word edge once
+``first_flush_chars`` are buffered (as ElevenLabs' minimum
 ``chunk_length_schedule``), so the first audio comes while the first sentence
 is still being written. Past ``max_flushes`` on one socket it only flushes at
 the end of the input. Each ``Flushed`` tells exactly where the audio of one

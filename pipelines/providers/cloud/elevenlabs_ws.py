@@ -18,8 +18,8 @@ buffered, so a short first entry (the API minimum is 50) gets audio out before
 the first sentence is complete. ElevenLabs asks that the text sent end with a
 space so its model never sees half a word: ``SocketTTSStream`` sends whole
 words only, holding a partial word back until it is complete or the input
-ends. Barge-in closes the socket: the single-context
-endpoint has no "clear" message.
+ends. Barge-in closes the socket: the single-context endpoint has no "clear"
+message.
 """
 
 from __future__ import annotations
