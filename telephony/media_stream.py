@@ -7,7 +7,10 @@ the agent, opening the session).
 
 Every message is validated before use. A bad one is logged and counted (by
 code) and the call goes on; more than ``max_bad_messages`` within
-``bad_window_secs`` raises ``StreamClosed`` for this socket only.
+``bad_window_secs`` raises ``StreamClosed`` for this socket only. Once
+streaming, a media message laid out exactly as Twilio writes it is checked by
+hand (``telephony.messages.twilio_media``, which accepts only what the model
+would); every other message, and every bad one, goes through the model.
 """
 
 from __future__ import annotations

@@ -134,11 +134,12 @@ inbound_message: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
 # ---------------------------------------------------------------- media fast path
 
 # Twilio's own serialisation of a media message: compact, in this key order
-# (what Twilio sends, e.g. twilio/media-streams' captured messages, and what
-# benchmarks/twilio/peers.py sends). Every variable part is a run of
-# characters that needs no JSON escape, so a full match is exactly the text
-# json.dumps-compact would give for those values. The payload is matched
-# loosely here ([^"] scans fast) and checked by the strict base64 decode.
+# (as logged from real calls in Twilio's media-streams samples; the simulated
+# Twilio of benchmarks/twilio/peers.py and tests/telephony/peer.py sends it).
+# Every variable part is a run of characters that needs no JSON escape, so a
+# full match is exactly the text json.dumps-compact would give for those
+# values. The payload is matched loosely here ([^"] scans fast) and checked by
+# the strict base64 decode.
 _SEQ = "[0-9]{1,20}"  # SeqNumber
 _TWILIO_MEDIA = re.compile(
     re.escape('{"event":"media","sequenceNumber":"') + _SEQ
