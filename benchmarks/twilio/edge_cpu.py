@@ -27,6 +27,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,9 @@ def _texts(speaking: bool) -> list[str]:
     return [_media(line[160 * i : 160 * (i + 1)]) for i in range(50)]
 
 
-async def inbound_us(messages: int, rounds: int, *, speaking: bool = False) -> dict[str, Any]:
+async def started_stream() -> tuple[Any, StepClock, Callable[[], Any]]:
+    """A Twilio media stream past its ``start`` message on a one-call bench runtime,
+    its step clock, and what closes both."""
     from benchmarks.twilio.server import Bench
     from telephony.admission import StreamAdmission
     from telephony.media_stream import TwilioMediaStream
@@ -95,6 +98,16 @@ async def inbound_us(messages: int, rounds: int, *, speaking: bool = False) -> d
                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
                                        "channels": 1}}}  # fmt: skip
     await stream.receive_text(json.dumps(start))
+
+    async def close() -> None:
+        await stream.aclose()
+        await bench.runtime.aclose()
+
+    return stream, clock, close
+
+
+async def inbound_us(messages: int, rounds: int, *, speaking: bool = False) -> dict[str, Any]:
+    stream, clock, close = await started_stream()
     texts = _texts(speaking)
     receive = stream.receive_streaming  # what the socket layer calls once streaming
     # Warm up (resampler history, its block matrix): a second of quiet, then the caller.
@@ -110,8 +123,7 @@ async def inbound_us(messages: int, rounds: int, *, speaking: bool = False) -> d
         best = min(best, time.process_time() - t0)
     assert stream.session is not None
     speaking = stream.session._detector.speaking
-    await stream.aclose()
-    await bench.runtime.aclose()
+    await close()
     return {"us_per_message": round(best / messages * 1e6, 2), "speech_detected": speaking}
 
 

@@ -46,45 +46,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.twilio.common import ACCOUNT_SID, AGENT
 from benchmarks.twilio.edge_cpu import (
-    CALL,
-    STREAM,
-    NullOutbox,
     StepClock,
     _texts,
+    started_stream,
 )
 
 # Callgrind runs with a fixed hash seed: no run-to-run difference in dict layouts.
 _FIXED_HASH = {**os.environ, "PYTHONHASHSEED": "0"}
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ("parse", "parse_model", "frame", "receive", "receive_speaking")
-
-
-async def _started_stream() -> tuple[Any, StepClock, Callable[[], Any]]:
-    from benchmarks.twilio.server import Bench
-    from telephony.admission import StreamAdmission
-    from telephony.media_stream import TwilioMediaStream
-    from telephony.tokens import StreamTokens
-
-    bench = Bench(calls=1, freeze=False)
-    tokens = StreamTokens(b"e" * 32)
-    clock = StepClock()
-    admission = StreamAdmission(tokens, upgrade_signed=False, account_sid=ACCOUNT_SID)
-    stream = TwilioMediaStream(bench.runtime, NullOutbox(), admission=admission, clock=clock)
-    start = {"event": "start", "sequenceNumber": "1", "streamSid": STREAM,
-             "start": {"accountSid": ACCOUNT_SID, "streamSid": STREAM, "callSid": CALL,
-                       "tracks": ["inbound"],
-                       "customParameters": {"agent": AGENT, "token": tokens.mint(CALL, AGENT, "")},
-                       "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
-                                       "channels": 1}}}  # fmt: skip
-    await stream.receive_text(json.dumps(start))
-
-    async def close() -> None:
-        await stream.aclose()
-        await bench.runtime.aclose()
-
-    return stream, clock, close
 
 
 def _twilio_layout(text: str, index: int) -> str:
@@ -132,7 +103,7 @@ def _step(part: str, stream: Any, clock: StepClock) -> Callable[[int], object]:
 
 async def run_part(part: str, messages: int, rounds: int) -> float:
     """Best CPU seconds for ``messages`` messages of ``part`` (0 messages: setup only)."""
-    stream, clock, close = await _started_stream()
+    stream, clock, close = await started_stream()
     step = _step(part, stream, clock)
     # Warm up: a second of quiet, then the caller (resampler history, caches).
     warm = _step("receive", stream, clock)
