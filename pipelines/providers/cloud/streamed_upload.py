@@ -102,10 +102,6 @@ class StreamedUpload:
         self._task = asyncio.ensure_future(self._post(http, url, headers, {"timeout": timeout}))
 
     @property
-    def finished(self) -> bool:
-        return self._finished
-
-    @property
     def error(self) -> BaseException | None:
         """Why the request ended before its answer was read; ``None`` while it runs."""
         task = self._task
