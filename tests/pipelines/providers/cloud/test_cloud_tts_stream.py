@@ -260,13 +260,21 @@ async def test_barge_in_from_another_task_ends_the_reader_quietly(pair: Pair) ->
 # ---------------------------------------------------------------- fallback
 
 
+def elevenlabs_ws(fake: ElevenLabsFake) -> ElevenLabsStreamingTTS:
+    return ElevenLabsStreamingTTS(
+        api_key=API_KEY, voice_id="voice-1", base_url=fake.http_url, sample_rate=RATE
+    )
+
+
+def deepgram_ws(fake: DeepgramFake) -> DeepgramStreamingTTS:
+    return DeepgramStreamingTTS(api_key=API_KEY, base_url=fake.http_url, sample_rate=RATE)
+
+
 async def test_fallback_takes_over_mid_stream_and_speaks_the_rest() -> None:
     async with ElevenLabsFake() as el, DeepgramFake() as dg:
         el.knobs.disconnect_after = 8  # 0.8 s of speech: "Hello there" cut mid-word
-        primary = ElevenLabsStreamingTTS(
-            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
-        )
-        backup = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        primary = elevenlabs_ws(el)
+        backup = deepgram_ws(dg)
         failovers: list[Failover] = []
         chain = FallbackTTS([primary, backup], on_failover=failovers.append)
         stream = await chain.open_stream()
@@ -288,10 +296,8 @@ async def test_fallback_takes_over_mid_stream_and_speaks_the_rest() -> None:
 async def test_fallback_replaces_a_stalled_provider_after_the_first_byte_deadline() -> None:
     async with ElevenLabsFake() as el, DeepgramFake() as dg:
         el.stall_after = 0
-        primary = ElevenLabsStreamingTTS(
-            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
-        )
-        backup = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        primary = elevenlabs_ws(el)
+        backup = deepgram_ws(dg)
         failovers: list[Failover] = []
         chain = FallbackTTS([primary, backup], first_byte_timeout=0.3, on_failover=failovers.append)
         stream = await chain.open_stream()
@@ -313,7 +319,7 @@ async def test_fallback_to_a_plain_http_provider_goes_sentence_by_sentence() -> 
 
     async with DeepgramFake() as dg, ElevenLabsFake() as el:
         dg.knobs.error_status = 503
-        primary = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        primary = deepgram_ws(dg)
         backup = ElevenLabsTTS(
             api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
         )
@@ -331,10 +337,8 @@ async def test_fallback_to_a_plain_http_provider_goes_sentence_by_sentence() -> 
 async def test_slow_first_audio_fails_over_after_the_deadline() -> None:
     async with ElevenLabsFake() as el, DeepgramFake() as dg:
         el.knobs.latency = 2.0  # the fake's fixed latency before a socket's first audio
-        primary = ElevenLabsStreamingTTS(
-            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
-        )
-        backup = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        primary = elevenlabs_ws(el)
+        backup = deepgram_ws(dg)
         failovers: list[Failover] = []
         chain = FallbackTTS([primary, backup], first_byte_timeout=0.2, on_failover=failovers.append)
         stream = await chain.open_stream()
@@ -349,10 +353,8 @@ async def test_slow_first_audio_fails_over_after_the_deadline() -> None:
 async def test_stall_mid_stream_fails_over_after_the_idle_deadline() -> None:
     async with DeepgramFake() as dg, ElevenLabsFake() as el:
         dg.stall_after = 3
-        primary = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
-        backup = ElevenLabsStreamingTTS(
-            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
-        )
+        primary = deepgram_ws(dg)
+        backup = elevenlabs_ws(el)
         failovers: list[Failover] = []
         chain = FallbackTTS([primary, backup], idle_timeout=0.2, on_failover=failovers.append)
         stream = await chain.open_stream()

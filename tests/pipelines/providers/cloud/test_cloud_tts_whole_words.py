@@ -10,12 +10,19 @@ from typing import Any
 import pytest
 
 from pipelines.fallback import Failover, FallbackTTS
-from pipelines.providers.cloud import DeepgramStreamingTTS, ElevenLabsStreamingTTS
+from pipelines.providers.cloud import DeepgramStreamingTTS
 from pipelines.providers.cloud.tts_socket import MAX_HELD_CHARS
 from tests.fakes import TEST_API_KEY as API_KEY
 from tests.fakes import DeepgramFake, ElevenLabsFake
 from tests.fakes.audio import decode_text
-from tests.pipelines.providers.cloud.test_cloud_tts_stream import RATE, Pair, _pair, collect
+from tests.pipelines.providers.cloud.test_cloud_tts_stream import (
+    RATE,
+    Pair,
+    _pair,
+    collect,
+    deepgram_ws,
+    elevenlabs_ws,
+)
 
 # As an LLM writes it: tokens carry the space before them, and a sentence end
 # is only known once the next word has started (" Any").
@@ -167,7 +174,7 @@ def test_deepgram_flushes_only_at_a_real_sentence_end() -> None:
 
 async def test_deepgram_does_not_flush_inside_a_price() -> None:
     async with DeepgramFake() as dg:
-        tts = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        tts = deepgram_ws(dg)
         stream = await tts.open_stream()
         for token in ["It", " is", " $3.", "50", " each.", " Shall", " I", " book", " it?"]:
             stream.push_text(token)
@@ -194,10 +201,8 @@ async def test_fallback_mid_word_resumes_without_repeating_or_losing_words() -> 
     tokens = [text[i : i + 3] for i in range(0, len(text), 3)]
     async with ElevenLabsFake() as el, DeepgramFake() as dg:
         el.knobs.disconnect_after = 8  # 0.8 s of speech, then the socket drops
-        primary = ElevenLabsStreamingTTS(
-            api_key=API_KEY, voice_id="voice-1", base_url=el.http_url, sample_rate=RATE
-        )
-        backup = DeepgramStreamingTTS(api_key=API_KEY, base_url=dg.http_url, sample_rate=RATE)
+        primary = elevenlabs_ws(el)
+        backup = deepgram_ws(dg)
         failovers: list[Failover] = []
         chain = FallbackTTS([primary, backup], on_failover=failovers.append)
         stream = await chain.open_stream()
